@@ -1,0 +1,1 @@
+# bindings/bindings.mk: filled in by its area

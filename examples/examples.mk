@@ -1,0 +1,1 @@
+# examples/examples.mk: filled in by its area

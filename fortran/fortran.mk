@@ -1,0 +1,1 @@
+# fortran/fortran.mk: filled in by its area

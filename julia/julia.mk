@@ -1,0 +1,1 @@
+# julia/julia.mk: filled in by its area

@@ -1,0 +1,258 @@
+/* cpu_conv.c: z[rows[e]] += TP(x[cols[e]], y[e], w[e]) on the host.
+ *
+ * Edges are bucketed by receiver (forward) or sender (backward) with a
+ * stable counting sort, and OpenMP runs over the buckets: each output row
+ * has one writer and sums its edges in edge order, so results are
+ * deterministic by construction and need no atomics. Every index is checked
+ * before anything is written. The workspace holds the buckets. */
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cpu_conv.h"
+#include "cpu_kernels.h"
+
+typedef struct {
+  int64_t *start; /* n_buckets + 1 */
+  int64_t *edge;  /* edges, grouped by bucket, in edge order within one */
+} buckets_t;
+
+static int64_t index_at(const void *idx, int wide, int64_t e) {
+  return wide ? ((const int64_t *)idx)[e] : (int64_t)((const int32_t *)idx)[e];
+}
+
+static size_t bucket_bytes(int64_t n_buckets, int64_t edges) {
+  return (size_t)(n_buckets + 1 + edges) * sizeof(int64_t);
+}
+
+oeq_status_t oeq_cpu_conv_workspace_size(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows,
+                                         int64_t edges, size_t *bytes, oeq_error_t *err) {
+  (void)plan;
+  (void)err;
+  int64_t n = x_rows > z_rows ? x_rows : z_rows;
+  *bytes = bucket_bytes(n, edges);
+  return OEQ_SUCCESS;
+}
+
+/* All indices in range; in deterministic mode rows sorted and sender_perm a
+ * permutation that sorts cols (the contract the GPU kernels rely on). */
+static oeq_status_t check_indices(const oeq_plan_t *plan, const oeq_conv_args_t *a, oeq_error_t *err) {
+  int wide = (plan->flags & OEQ_INDEX_INT64) != 0;
+  for (int64_t e = 0; e < a->edges; e++) {
+    int64_t r = index_at(a->rows, wide, e), c = index_at(a->cols, wide, e);
+    if (r < 0 || r >= a->z_rows)
+      return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "rows[%lld] = %lld is outside [0, z_rows = %lld)",
+                      (long long)e, (long long)r, (long long)a->z_rows);
+    if (c < 0 || c >= a->x_rows)
+      return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "cols[%lld] = %lld is outside [0, x_rows = %lld)",
+                      (long long)e, (long long)c, (long long)a->x_rows);
+  }
+  if (!(plan->flags & OEQ_CONV_DETERMINISTIC)) return OEQ_SUCCESS;
+  for (int64_t e = 1; e < a->edges; e++)
+    if (index_at(a->rows, wide, e) < index_at(a->rows, wide, e - 1))
+      return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                      "deterministic convolution needs rows sorted, but rows[%lld] = %lld < rows[%lld] = %lld",
+                      (long long)e, (long long)index_at(a->rows, wide, e), (long long)(e - 1),
+                      (long long)index_at(a->rows, wide, e - 1));
+  unsigned char *seen = calloc((size_t)(a->edges > 0 ? a->edges : 1), 1);
+  if (!seen) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory checking sender_perm");
+  oeq_status_t s = OEQ_SUCCESS;
+  for (int64_t i = 0; i < a->edges && s == OEQ_SUCCESS; i++) {
+    int64_t p = index_at(a->sender_perm, wide, i);
+    if (p < 0 || p >= a->edges || seen[p])
+      s = oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "sender_perm[%lld] = %lld: not a permutation of the edges",
+                   (long long)i, (long long)p);
+    else if (i > 0 && index_at(a->cols, wide, p) < index_at(a->cols, wide, index_at(a->sender_perm, wide, i - 1)))
+      s = oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                   "sender_perm does not sort the edges by cols (at position %lld)", (long long)i);
+    else
+      seen[p] = 1;
+  }
+  free(seen);
+  return s;
+}
+
+/* Stable counting sort of the edges by key into b (memory from ws). */
+static void bucket_edges(const void *keys, int wide, int64_t n_buckets, int64_t edges, void *ws,
+                         buckets_t *b) {
+  b->start = ws;
+  b->edge = b->start + n_buckets + 1;
+  memset(b->start, 0, (size_t)(n_buckets + 1) * sizeof(int64_t));
+  for (int64_t e = 0; e < edges; e++) b->start[index_at(keys, wide, e) + 1]++;
+  for (int64_t i = 0; i < n_buckets; i++) b->start[i + 1] += b->start[i];
+  for (int64_t e = 0; e < edges; e++) {
+    int64_t k = index_at(keys, wide, e);
+    /* start[k] is advanced as edges land, then restored below. */
+    b->edge[b->start[k]++] = e;
+  }
+  for (int64_t i = n_buckets; i > 0; i--) b->start[i] = b->start[i - 1];
+  b->start[0] = 0;
+}
+
+typedef struct {
+  double *x, *y, *w, *z, *acc, *dx, *dy, *dw;
+} conv_rows_t;
+
+static int64_t per_thread_doubles(const oeq_schedule_t *s) {
+  return 3 * s->x_dim + 2 * s->y_dim + 2 * s->z_dim + 2 * s->weight_numel + 1;
+}
+
+static conv_rows_t thread_rows(const oeq_schedule_t *s, double *block, int t) {
+  double *p = block + (int64_t)t * per_thread_doubles(s);
+  conv_rows_t r;
+  r.x = p, p += s->x_dim;
+  r.y = p, p += s->y_dim;
+  r.w = p, p += s->weight_numel;
+  r.z = p, p += s->z_dim;
+  r.acc = p, p += s->z_dim + s->x_dim; /* forward: z sum; backward: dx sum */
+  r.dx = p, p += s->x_dim;
+  r.dy = p, p += s->y_dim;
+  r.dw = p;
+  return r;
+}
+
+static int thread_count(void) {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+static int thread_index(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+static const void *at(const void *base, int64_t row, int64_t width, oeq_dtype_t t) {
+  return (const char *)base + (size_t)(row * width) * oeq_dtype_size(t);
+}
+
+static void *at_mut(void *base, int64_t row, int64_t width, oeq_dtype_t t) {
+  return (char *)base + (size_t)(row * width) * oeq_dtype_size(t);
+}
+
+static void load_edge(const oeq_schedule_t *s, const oeq_conv_args_t *a, int64_t sender, int64_t e,
+                      conv_rows_t *r) {
+  oeq_cpu_load_row(at(a->x, sender, s->x_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
+                   s->in1_blocks, s->n_in1_blocks, s->x_dim, r->x);
+  oeq_cpu_load_row(at(a->y, e, s->y_dim, s->irrep_dtype), s->irrep_dtype, s->layout, s->in2_blocks,
+                   s->n_in2_blocks, s->y_dim, r->y);
+  if (s->weight_numel > 0)
+    oeq_cpu_load_flat(at(a->w, s->shared_weights ? 0 : e, s->weight_numel, s->weight_dtype),
+                      s->weight_dtype, s->weight_numel, r->w);
+}
+
+/* Validates, then gets the workspace (the caller's or our own). */
+static oeq_status_t prepare(const oeq_plan_t *plan, const oeq_conv_args_t *a, int64_t n_buckets,
+                            void **ws, void **owned, double **rows_block, oeq_error_t *err) {
+  oeq_status_t s = check_indices(plan, a, err);
+  if (s != OEQ_SUCCESS) return s;
+  size_t need = bucket_bytes(n_buckets, a->edges);
+  *owned = NULL;
+  if (a->workspace) {
+    size_t have = a->workspace_bytes;
+    size_t want;
+    oeq_cpu_conv_workspace_size(plan, a->x_rows, a->z_rows, a->edges, &want, err);
+    if (have < want)
+      return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                      "workspace_bytes = %zu is smaller than oeq_conv_workspace_size's %zu", have, want);
+    *ws = a->workspace;
+  } else {
+    *owned = *ws = malloc(need);
+    if (!*ws) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for the convolution workspace");
+  }
+  const oeq_schedule_t *sc = plan->schedule;
+  *rows_block = malloc((size_t)(thread_count() * per_thread_doubles(sc)) * sizeof(double));
+  if (!*rows_block) {
+    free(*owned);
+    return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for CPU scratch rows");
+  }
+  return OEQ_SUCCESS;
+}
+
+oeq_status_t oeq_cpu_conv_forward(const oeq_plan_t *plan, const oeq_conv_args_t *a, oeq_error_t *err) {
+  const oeq_schedule_t *s = plan->schedule;
+  int wide = (plan->flags & OEQ_INDEX_INT64) != 0;
+  void *ws, *owned;
+  double *block;
+  oeq_status_t st = prepare(plan, a, a->z_rows, &ws, &owned, &block, err);
+  if (st != OEQ_SUCCESS) return st;
+  buckets_t by_receiver;
+  bucket_edges(a->rows, wide, a->z_rows, a->edges, ws, &by_receiver);
+#pragma omp parallel
+  {
+    conv_rows_t r = thread_rows(s, block, thread_index());
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t row = 0; row < a->z_rows; row++) {
+      memset(r.acc, 0, (size_t)s->z_dim * sizeof(double));
+      for (int64_t k = by_receiver.start[row]; k < by_receiver.start[row + 1]; k++) {
+        int64_t e = by_receiver.edge[k];
+        load_edge(s, a, index_at(a->cols, wide, e), e, &r);
+        oeq_cpu_row_forward(s, r.x, r.y, r.w, r.z);
+        for (int64_t i = 0; i < s->z_dim; i++) r.acc[i] += r.z[i];
+      }
+      oeq_cpu_store_row(r.acc, s->irrep_dtype, s->layout, s->out_blocks, s->n_out_blocks, s->z_dim,
+                        at_mut(a->z, row, s->z_dim, s->irrep_dtype));
+    }
+  }
+  free(block);
+  free(owned);
+  return OEQ_SUCCESS;
+}
+
+oeq_status_t oeq_cpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t *a,
+                                   oeq_error_t *err) {
+  const oeq_schedule_t *s = plan->schedule;
+  int wide = (plan->flags & OEQ_INDEX_INT64) != 0;
+  int shared = s->shared_weights;
+  void *ws, *owned;
+  double *block;
+  oeq_status_t st = prepare(plan, a, a->x_rows, &ws, &owned, &block, err);
+  if (st != OEQ_SUCCESS) return st;
+  buckets_t by_sender;
+  bucket_edges(a->cols, wide, a->x_rows, a->edges, ws, &by_sender);
+  int threads = thread_count();
+  for (int t = 0; t < threads; t++)
+    memset(thread_rows(s, block, t).dw, 0, (size_t)s->weight_numel * sizeof(double));
+#pragma omp parallel
+  {
+    conv_rows_t r = thread_rows(s, block, thread_index());
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t sender = 0; sender < a->x_rows; sender++) {
+      memset(r.acc, 0, (size_t)s->x_dim * sizeof(double));
+      for (int64_t k = by_sender.start[sender]; k < by_sender.start[sender + 1]; k++) {
+        int64_t e = by_sender.edge[k];
+        load_edge(s, a, sender, e, &r);
+        oeq_cpu_load_row(at(a->dz, index_at(a->rows, wide, e), s->z_dim, s->irrep_dtype),
+                         s->irrep_dtype, s->layout, s->out_blocks, s->n_out_blocks, s->z_dim, r.z);
+        memset(r.dy, 0, (size_t)s->y_dim * sizeof(double));
+        if (!shared) memset(r.dw, 0, (size_t)s->weight_numel * sizeof(double));
+        oeq_cpu_row_backward(s, r.x, r.y, r.w, r.z, r.acc, r.dy, r.dw);
+        oeq_cpu_store_row(r.dy, s->irrep_dtype, s->layout, s->in2_blocks, s->n_in2_blocks, s->y_dim,
+                          at_mut(a->dy, e, s->y_dim, s->irrep_dtype));
+        if (!shared && s->weight_numel > 0)
+          oeq_cpu_store_flat(r.dw, s->weight_dtype, s->weight_numel,
+                             at_mut(a->dw, e, s->weight_numel, s->weight_dtype));
+      }
+      oeq_cpu_store_row(r.acc, s->irrep_dtype, s->layout, s->in1_blocks, s->n_in1_blocks, s->x_dim,
+                        at_mut(a->dx, sender, s->x_dim, s->irrep_dtype));
+    }
+  }
+  if (shared && s->weight_numel > 0) {
+    double *total = thread_rows(s, block, 0).dw;
+    for (int t = 1; t < threads; t++) {
+      const double *part = thread_rows(s, block, t).dw;
+      for (int64_t i = 0; i < s->weight_numel; i++) total[i] += part[i];
+    }
+    oeq_cpu_store_flat(total, s->weight_dtype, s->weight_numel, a->dw);
+  }
+  free(block);
+  free(owned);
+  return OEQ_SUCCESS;
+}

@@ -1,0 +1,178 @@
+/* cuda_api.c: dlopen libcuda.so.1 and libnvrtc once per process and resolve
+ * the entry points by name (the _v2 names where the driver has them, as
+ * cuda.h maps them). Nothing is printed; failures become messages. */
+#include "backend/cuda_api.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Resolve the first of up to three symbol names that exists. */
+static void *find_symbol(void *lib, const char *a, const char *b, const char *c) {
+  const char *names[3] = {a, b, c};
+  for (int i = 0; i < 3; i++) {
+    if (!names[i]) continue;
+    void *p = dlsym(lib, names[i]);
+    if (p) return p;
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ driver */
+
+static pthread_once_t driver_once = PTHREAD_ONCE_INIT;
+static oeq_cuda_api_t driver;
+static const oeq_cuda_api_t *driver_table; /* NULL until loaded successfully */
+static char driver_reason[512];
+
+#define REQUIRE(field, ...)                                                                 \
+  do {                                                                                      \
+    *(void **)&driver.field = find_symbol(lib, __VA_ARGS__);                                \
+    if (!driver.field) {                                                                    \
+      snprintf(driver_reason, sizeof driver_reason,                                         \
+               "libcuda.so.1 lacks %s (driver too old?)", #field);                          \
+      return;                                                                               \
+    }                                                                                       \
+  } while (0)
+
+static void load_driver(void) {
+  void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char *why = dlerror();
+    snprintf(driver_reason, sizeof driver_reason, "libcuda.so.1 not found: %s",
+             why ? why : "dlopen failed");
+    return;
+  }
+  REQUIRE(cuInit, "cuInit", NULL, NULL);
+  REQUIRE(cuDriverGetVersion, "cuDriverGetVersion", NULL, NULL);
+  REQUIRE(cuDeviceGet, "cuDeviceGet", NULL, NULL);
+  REQUIRE(cuDeviceGetCount, "cuDeviceGetCount", NULL, NULL);
+  REQUIRE(cuDeviceGetAttribute, "cuDeviceGetAttribute", NULL, NULL);
+  REQUIRE(cuDeviceGetName, "cuDeviceGetName", NULL, NULL);
+  REQUIRE(cuCtxGetCurrent, "cuCtxGetCurrent", NULL, NULL);
+  REQUIRE(cuCtxGetDevice, "cuCtxGetDevice", NULL, NULL);
+  REQUIRE(cuCtxPushCurrent, "cuCtxPushCurrent_v2", "cuCtxPushCurrent", NULL);
+  REQUIRE(cuCtxPopCurrent, "cuCtxPopCurrent_v2", "cuCtxPopCurrent", NULL);
+  REQUIRE(cuCtxSynchronize, "cuCtxSynchronize", NULL, NULL);
+  REQUIRE(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", NULL, NULL);
+  REQUIRE(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", "cuDevicePrimaryCtxRelease",
+          NULL);
+  REQUIRE(cuModuleLoadData, "cuModuleLoadData", NULL, NULL);
+  REQUIRE(cuModuleUnload, "cuModuleUnload", NULL, NULL);
+  REQUIRE(cuModuleGetFunction, "cuModuleGetFunction", NULL, NULL);
+  REQUIRE(cuFuncSetAttribute, "cuFuncSetAttribute", NULL, NULL);
+  REQUIRE(cuLaunchKernel, "cuLaunchKernel", NULL, NULL);
+  REQUIRE(cuPointerGetAttribute, "cuPointerGetAttribute", NULL, NULL);
+  REQUIRE(cuMemsetD8Async, "cuMemsetD8Async", NULL, NULL);
+  REQUIRE(cuGetErrorString, "cuGetErrorString", NULL, NULL);
+  REQUIRE(cuMemAlloc, "cuMemAlloc_v2", NULL, NULL);
+  REQUIRE(cuMemFree, "cuMemFree_v2", NULL, NULL);
+  REQUIRE(cuMemcpyHtoD, "cuMemcpyHtoD_v2", NULL, NULL);
+  REQUIRE(cuMemcpyDtoH, "cuMemcpyDtoH_v2", NULL, NULL);
+  REQUIRE(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", NULL, NULL);
+  REQUIRE(cuStreamCreate, "cuStreamCreate", NULL, NULL);
+  REQUIRE(cuStreamDestroy, "cuStreamDestroy_v2", "cuStreamDestroy", NULL);
+  REQUIRE(cuStreamSynchronize, "cuStreamSynchronize", NULL, NULL);
+  REQUIRE(cuEventCreate, "cuEventCreate", NULL, NULL);
+  REQUIRE(cuEventDestroy, "cuEventDestroy_v2", "cuEventDestroy", NULL);
+  REQUIRE(cuEventRecord, "cuEventRecord", NULL, NULL);
+  REQUIRE(cuEventSynchronize, "cuEventSynchronize", NULL, NULL);
+  REQUIRE(cuEventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime", NULL);
+  REQUIRE(cuStreamBeginCapture, "cuStreamBeginCapture_v2", "cuStreamBeginCapture", NULL);
+  REQUIRE(cuStreamEndCapture, "cuStreamEndCapture", NULL, NULL);
+  REQUIRE(cuGraphInstantiate, "cuGraphInstantiateWithFlags", NULL, NULL);
+  REQUIRE(cuGraphLaunch, "cuGraphLaunch", NULL, NULL);
+  REQUIRE(cuGraphExecDestroy, "cuGraphExecDestroy", NULL, NULL);
+  REQUIRE(cuGraphDestroy, "cuGraphDestroy", NULL, NULL);
+  REQUIRE(cuMemAllocHost, "cuMemAllocHost_v2", "cuMemAllocHost", NULL);
+  REQUIRE(cuMemFreeHost, "cuMemFreeHost", NULL, NULL);
+
+  CUresult r = driver.cuInit(0);
+  if (r != OEQ_CUDA_SUCCESS) {
+    snprintf(driver_reason, sizeof driver_reason, "cuInit failed: %s", oeq_cuda_error_string(r));
+    return;
+  }
+  int count = 0;
+  r = driver.cuDeviceGetCount(&count);
+  if (r != OEQ_CUDA_SUCCESS || count <= 0) {
+    snprintf(driver_reason, sizeof driver_reason, "no CUDA device");
+    return;
+  }
+  driver_table = &driver; /* the library handle stays open for the process */
+}
+#undef REQUIRE
+
+const oeq_cuda_api_t *oeq_cuda_api(oeq_error_t *err) {
+  pthread_once(&driver_once, load_driver);
+  if (!driver_table) oeq_fail(err, OEQ_ERROR_BACKEND_UNAVAILABLE, "%s", driver_reason);
+  return driver_table;
+}
+
+const char *oeq_cuda_error_string(CUresult r) {
+  static _Thread_local char text[160];
+  const char *s = NULL;
+  if (driver.cuGetErrorString && driver.cuGetErrorString(r, &s) == OEQ_CUDA_SUCCESS && s)
+    snprintf(text, sizeof text, "CUDA error %d: %s", r, s);
+  else
+    snprintf(text, sizeof text, "CUDA error %d", r);
+  return text;
+}
+
+oeq_status_t oeq_cuda_fail(oeq_error_t *err, CUresult r, const char *what) {
+  oeq_status_t s = r == 2 /* CUDA_ERROR_OUT_OF_MEMORY */ ? OEQ_ERROR_OUT_OF_MEMORY : OEQ_ERROR_DEVICE;
+  return oeq_fail(err, s, "%s failed: %s", what, oeq_cuda_error_string(r));
+}
+
+/* ------------------------------------------------------------------- NVRTC */
+
+static pthread_once_t nvrtc_once = PTHREAD_ONCE_INIT;
+static oeq_nvrtc_api_t nvrtc;
+static const oeq_nvrtc_api_t *nvrtc_table;
+static char nvrtc_reason[768];
+
+static void load_nvrtc(void) {
+  /* Newest first; then the toolkit's usual place, for machines where it is
+   * not on the loader path. */
+  static const char *const names[] = {
+      "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+      "/usr/local/cuda/lib64/libnvrtc.so", "/usr/local/cuda/lib/libnvrtc.so",
+  };
+  void *lib = NULL;
+  const char *env = getenv("OEQ_NVRTC_LIBRARY");
+  if (env && *env) lib = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+  for (size_t i = 0; !lib && i < sizeof names / sizeof names[0]; i++)
+    lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char *why = dlerror();
+    snprintf(nvrtc_reason, sizeof nvrtc_reason,
+             "libnvrtc not found (tried libnvrtc.so.13, .so.12, .so): %s",
+             why ? why : "dlopen failed");
+    return;
+  }
+#define NVRTC(field)                                                                         \
+  do {                                                                                       \
+    *(void **)&nvrtc.field = dlsym(lib, #field);                                             \
+    if (!nvrtc.field) {                                                                      \
+      snprintf(nvrtc_reason, sizeof nvrtc_reason, "libnvrtc lacks %s", #field);              \
+      return;                                                                                \
+    }                                                                                        \
+  } while (0)
+  NVRTC(nvrtcVersion);
+  NVRTC(nvrtcCreateProgram);
+  NVRTC(nvrtcDestroyProgram);
+  NVRTC(nvrtcCompileProgram);
+  NVRTC(nvrtcGetProgramLogSize);
+  NVRTC(nvrtcGetProgramLog);
+  NVRTC(nvrtcGetCUBINSize);
+  NVRTC(nvrtcGetCUBIN);
+  NVRTC(nvrtcGetErrorString);
+#undef NVRTC
+  nvrtc_table = &nvrtc;
+}
+
+const oeq_nvrtc_api_t *oeq_nvrtc_api(oeq_error_t *err) {
+  pthread_once(&nvrtc_once, load_nvrtc);
+  if (!nvrtc_table) oeq_fail(err, OEQ_ERROR_BACKEND_UNAVAILABLE, "%s", nvrtc_reason);
+  return nvrtc_table;
+}

@@ -1,0 +1,56 @@
+/* problem.h: what to compute. Instructions, connection modes, e3nn's
+ * normalization (one coefficient per instruction) and weight offsets in
+ * e3nn's flat layout (conventions.md A3). Pure host code. */
+#ifndef OEQ_PROBLEM_H
+#define OEQ_PROBLEM_H
+
+#include <stdint.h>
+
+#include "irreps.h"
+#include "status.h"
+
+typedef struct oeq_instruction {
+  int i_in1, i_in2, i_out;
+  oeq_mode_t mode;
+  int has_weight;
+  double path_weight; /* the user's value; the coefficient is derived */
+} oeq_instruction_t;
+
+struct oeq_problem {
+  oeq_irreps_t in1, in2, out;
+  int n_instructions, capacity;
+  oeq_instruction_t *instructions;
+  oeq_dtype_t irrep_dtype, weight_dtype;
+  int shared_weights;
+  oeq_irrep_norm_t irrep_norm;
+  oeq_path_norm_t path_norm;
+  oeq_layout_t layout;
+  double *in1_var, *in2_var, *out_var; /* one per irreps entry, never NULL */
+};
+
+oeq_status_t oeq_problem_new(const char *in1, const char *in2, const char *out,
+                             oeq_problem_t **problem, oeq_error_t *err);
+/* Validates against the irreps (indices, parity, triangle, multiplicities). */
+oeq_status_t oeq_problem_append(oeq_problem_t *p, const oeq_instruction_t *ins, oeq_error_t *err);
+oeq_status_t oeq_problem_clone(const oeq_problem_t *p, oeq_problem_t **copy, oeq_error_t *err);
+void oeq_problem_free(oeq_problem_t *p);
+
+/* e3nn's path_shape product: weights this instruction takes if weighted. */
+int64_t oeq_instruction_weight_count(const oeq_problem_t *p, const oeq_instruction_t *ins);
+/* e3nn's num_elements (fan-in of one output element through this path). */
+int64_t oeq_instruction_fan_in(const oeq_problem_t *p, const oeq_instruction_t *ins);
+/* Does e3nn skip this instruction (a 0 in path_shape, or an empty block)? */
+int oeq_instruction_is_empty(const oeq_problem_t *p, const oeq_instruction_t *ins);
+/* The normalization coefficient sqrt(alpha) of instruction k. */
+double oeq_problem_coefficient(const oeq_problem_t *p, int k);
+/* Offset of instruction k's weights in the flat weight row (-1 if unweighted). */
+int64_t oeq_problem_weight_offset(const oeq_problem_t *p, int k);
+int64_t oeq_problem_weight_count(const oeq_problem_t *p);
+
+/* JSON description (snprintf semantics: returns the full length). */
+size_t oeq_problem_write_json(const oeq_problem_t *p, char *buf, size_t len);
+
+const char *oeq_mode_name(oeq_mode_t mode);
+size_t oeq_dtype_size(oeq_dtype_t dtype);
+
+#endif
