@@ -1,0 +1,45 @@
+/* emit_util.h: what the TP emitters share: the generation context (types,
+ * dialect, shared-memory layout), number literals, index expressions in
+ * either row layout, and the kernel prelude. Internal to lib/codegen. */
+#ifndef OEQ_EMIT_UTIL_H
+#define OEQ_EMIT_UTIL_H
+
+#include <stddef.h>
+
+#include "codegen/strbuf.h"
+#include "codegen/tp_codegen.h"
+
+typedef struct emit_ctx {
+  oeq_strbuf_t *sb;
+  const oeq_schedule_t *s;
+  oeq_dialect_t dialect;
+  int warp_size, warps_per_block;
+  const char *it, *wt, *ct; /* irrep, weight and compute type names */
+  int ct_is_double;
+  int max_out_d;            /* largest 2l+1 of an output block */
+  int max_pair_d3;          /* largest 2l+1 out of a uvw/uuw path (0 if none) */
+  /* per-warp shared-memory carve-up, bytes */
+  size_t fwd_xs, fwd_ys, fwd_scratch, fwd_pairs, fwd_per_warp;
+  size_t bwd_xs, bwd_ys, bwd_dxs, bwd_dys, bwd_scratch, bwd_per_warp;
+  size_t bwd_dw_block; /* shared-weight dw accumulator at the block's start (0: none) */
+} emit_ctx_t;
+
+/* A CG coefficient (or any constant) as an exact hex literal of the compute type. */
+const char *emit_literal(const emit_ctx_t *c, double v, char buf[64]);
+
+/* Index expression of element (u, a) of a block in the row layout:
+ * u is a C expression (a variable or constant). */
+const char *emit_block_index(oeq_layout_t layout, int64_t off, int64_t mul, int d, const char *u,
+                             int a, char buf[128]);
+
+/* Which a (and b) indices a path's nonzeros use. */
+void emit_used_indices(const oeq_path_t *p, int used_a[], int used_b[], int used_c[]);
+
+/* Dialect prelude: warp size, syncwarp and shuffle spellings, row copies. */
+void emit_prelude(const emit_ctx_t *c);
+
+/* The kernel bodies (tp_forward.c / tp_backward.c). */
+void emit_tp_forward(const emit_ctx_t *c);
+void emit_tp_backward(const emit_ctx_t *c);
+
+#endif

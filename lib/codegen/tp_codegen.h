@@ -1,0 +1,45 @@
+/* tp_codegen.h: CUDA / HIP source for a tensor-product schedule.
+ *
+ * One translation unit holds the forward kernel (z = TP(x, y, w)) and the
+ * backward kernel (dx, dy, dw in one pass), both specialised to the
+ * schedule: every multiplicity, offset and CG coefficient is a compile-time
+ * constant and the CG sums are unrolled straight-line code. A warp owns a
+ * batch row at a time (grid-stride loop over rows); lanes run across the
+ * multiplicity of the block being produced. The dialect is chosen here, at
+ * generation time: no text is substituted afterwards. */
+#ifndef OEQ_TP_CODEGEN_H
+#define OEQ_TP_CODEGEN_H
+
+#include <stddef.h>
+
+#include "schedule.h"
+#include "status.h"
+
+typedef enum { OEQ_DIALECT_CUDA = 0, OEQ_DIALECT_HIP = 1 } oeq_dialect_t;
+
+typedef struct oeq_codegen_target {
+  oeq_dialect_t dialect;
+  int warps_per_block;         /* wanted; reduced so that shared memory fits */
+  size_t max_shared_per_block; /* bytes a block may use (opt-in limit) */
+} oeq_codegen_target_t;
+
+typedef struct oeq_tp_source {
+  char *text; /* the translation unit (free() it) */
+  int warp_size, warps_per_block;
+  size_t forward_shared_bytes, backward_shared_bytes; /* dynamic, per block */
+  int backward_zeroes_dw; /* 1: dw must be zeroed before the backward kernel */
+} oeq_tp_source_t;
+
+#define OEQ_TP_FORWARD_KERNEL "oeq_tp_forward"
+#define OEQ_TP_BACKWARD_KERNEL "oeq_tp_backward"
+
+/* Kernel signatures (IT/WT: the irrep / weight element types):
+ *   oeq_tp_forward(const IT *x, const IT *y, const WT *w, IT *z, long long batch)
+ *   oeq_tp_backward(const IT *x, const IT *y, const WT *w, const IT *dz,
+ *                   IT *dx, IT *dy, WT *dw, long long batch)
+ * Test hook: with OEQ_TEST_BREAK_SOURCE set in the environment the source
+ * carries a deliberate compile error (to test the error path). */
+oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
+                            oeq_tp_source_t *out, oeq_error_t *err);
+
+#endif

@@ -1,0 +1,1 @@
+# tests/suites.mk: the foundation suites (filled in by their author)
