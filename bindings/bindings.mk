@@ -1,1 +1,8 @@
-# bindings/bindings.mk: filled in by its area
+# bindings/bindings.mk: the Python ctypes binding and its test.
+#
+# Binding tests are shell scripts judged by exit status (77 = skip); the
+# .sh driver setup (TEST_EXTENSIONS, SH_LOG_*) lives in tests/tests.mk.
+
+EXTRA_DIST += bindings/python/oeq.py bindings/python/test_oeq.py \
+	bindings/python/test_python.sh bindings/README-section.md
+TESTS += bindings/python/test_python.sh

@@ -14,7 +14,9 @@
  *     double, see cplx_t), the real part, and a Frobenius normalisation.
  *
  * Tensors are cached per (l1,l2,l3) for the life of the process. */
-#define _POSIX_C_SOURCE 200809L
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* pthreads */
+#endif
 
 #include "cg.h"
 
@@ -169,15 +171,18 @@ static bool big_from_pexp(big_t *b, const pexp_t *x, int sign) {
   return big_mul_u32(b, (uint32_t)acc);
 }
 
-/* A nonzero bignum as m * 2^e with m in [0.5, 1), m holding its leading
- * 64 bits (truncated: relative error < 2^-63 with an 80-bit long double). */
+/* A nonzero bignum as m * 2^e with m in [0.5, 1): m is the bignum rounded to
+ * long double precision (relative error <= 2^-64 with x87's 64-bit
+ * mantissa; where long double is just double, 2^-53 and the final result
+ * is then within a couple of ulps instead of half an ulp). */
 typedef struct {
   long double m;
   long e;
 } xfloat_t;
 
 static xfloat_t big_to_xfloat(const big_t *b) {
-  /* The top (up to) three limbs hold at least 65 significant bits. */
+  /* The top (up to) three limbs hold at least 65 significant bits; the
+   * lower limbs cannot change the rounded mantissa by more than an ulp. */
   long double m = 0.0L;
   int lo = b->n >= 3 ? b->n - 3 : 0;
   for (int i = b->n - 1; i >= lo; --i) m = m * 4294967296.0L + (long double)b->limb[i];

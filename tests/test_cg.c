@@ -1,6 +1,8 @@
 /* test_cg.c: the real Wigner 3j tensors of lib/cg.c against the test vectors
  * and identities of docs/conventions.md A2 (e3nn >= 0.5). */
-#define _POSIX_C_SOURCE 200809L
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* pthreads */
+#endif
 
 #include <criterion/criterion.h>
 #include <math.h>

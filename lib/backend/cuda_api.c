@@ -65,6 +65,8 @@ static void load_driver(void) {
   REQUIRE(cuFuncSetAttribute, "cuFuncSetAttribute", NULL, NULL);
   REQUIRE(cuLaunchKernel, "cuLaunchKernel", NULL, NULL);
   REQUIRE(cuPointerGetAttribute, "cuPointerGetAttribute", NULL, NULL);
+  REQUIRE(cuOccupancyMaxActiveBlocksPerMultiprocessor,
+          "cuOccupancyMaxActiveBlocksPerMultiprocessor", NULL, NULL);
   REQUIRE(cuMemsetD8Async, "cuMemsetD8Async", NULL, NULL);
   REQUIRE(cuGetErrorString, "cuGetErrorString", NULL, NULL);
   REQUIRE(cuMemAlloc, "cuMemAlloc_v2", NULL, NULL);
@@ -176,4 +178,59 @@ const oeq_nvrtc_api_t *oeq_nvrtc_api(oeq_error_t *err) {
   pthread_once(&nvrtc_once, load_nvrtc);
   if (!nvrtc_table) oeq_fail(err, OEQ_ERROR_BACKEND_UNAVAILABLE, "%s", nvrtc_reason);
   return nvrtc_table;
+}
+
+static char *program_log(const oeq_nvrtc_api_t *nv, nvrtcProgram prog) {
+  size_t n = 0;
+  if (nv->nvrtcGetProgramLogSize(prog, &n) != 0 || n == 0) return NULL;
+  char *log = malloc(n + 1);
+  if (!log) return NULL;
+  if (nv->nvrtcGetProgramLog(prog, log) != 0) {
+    free(log);
+    return NULL;
+  }
+  log[n] = '\0';
+  return log;
+}
+
+oeq_status_t oeq_nvrtc_compile(const char *source, int sm, const char *const *extra, int n_extra,
+                               void **cubin, size_t *size, char **log, oeq_error_t *err) {
+  if (log) *log = NULL;
+  const oeq_nvrtc_api_t *nv = oeq_nvrtc_api(err);
+  if (!nv) return OEQ_ERROR_BACKEND_UNAVAILABLE;
+  nvrtcProgram prog = NULL;
+  nvrtcResult r = nv->nvrtcCreateProgram(&prog, source, "oeq_kernels.cu", 0, NULL, NULL);
+  if (r != 0)
+    return oeq_fail(err, OEQ_ERROR_COMPILE, "nvrtcCreateProgram failed: %s",
+                    nv->nvrtcGetErrorString(r));
+  char arch[48];
+  /* sm_XY (not compute_XY): NVRTC emits a CUBIN for exactly this GPU. */
+  snprintf(arch, sizeof arch, "--gpu-architecture=sm_%d", sm);
+  const char *opts[32] = {arch, "--std=c++17", "-default-device", "--fmad=true"};
+  int n = 4;
+  for (int i = 0; i < n_extra && n < 32; i++) opts[n++] = extra[i];
+  r = nv->nvrtcCompileProgram(prog, n, opts);
+  char *text = program_log(nv, prog);
+  oeq_status_t st = OEQ_SUCCESS;
+  if (r != 0) {
+    st = oeq_fail(err, OEQ_ERROR_COMPILE, "NVRTC compilation for sm_%d failed (%s):\n%s", sm,
+                  nv->nvrtcGetErrorString(r), text ? text : "(no log)");
+  } else {
+    size_t n_bytes = 0;
+    void *bin = NULL;
+    if (nv->nvrtcGetCUBINSize(prog, &n_bytes) != 0 || n_bytes == 0 || !(bin = malloc(n_bytes)) ||
+        nv->nvrtcGetCUBIN(prog, bin) != 0) {
+      free(bin);
+      st = oeq_fail(err, OEQ_ERROR_COMPILE, "NVRTC produced no CUBIN for sm_%d", sm);
+    } else {
+      *cubin = bin;
+      *size = n_bytes;
+    }
+  }
+  nv->nvrtcDestroyProgram(&prog);
+  if (log)
+    *log = text;
+  else
+    free(text);
+  return st;
 }

@@ -72,6 +72,8 @@ typedef struct oeq_cuda_api {
                              unsigned by, unsigned bz, unsigned shared_bytes, CUstream stream,
                              void **params, void **extra);
   CUresult (*cuPointerGetAttribute)(void *data, int attribute, CUdeviceptr ptr);
+  CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(int *blocks, CUfunction fn,
+                                                          int block_size, size_t dynamic_shared);
   CUresult (*cuMemsetD8Async)(CUdeviceptr dst, unsigned char value, size_t n, CUstream stream);
   CUresult (*cuGetErrorString)(CUresult error, const char **text);
   /* used by tests and the benchmark */
@@ -118,6 +120,14 @@ typedef struct oeq_nvrtc_api {
 const oeq_cuda_api_t *oeq_cuda_api(oeq_error_t *err);
 /* The NVRTC table, loaded once per process; NULL with the reason in err. */
 const oeq_nvrtc_api_t *oeq_nvrtc_api(oeq_error_t *err);
+
+/* Compile CUDA source with NVRTC to a CUBIN for sm_<sm> (e.g. 90), no
+ * fast math, C++17, plus the extra options. On success *cubin (malloc'ed)
+ * and *size are set. *log (malloc'ed, may be NULL) receives the compiler
+ * log whether or not compilation succeeds; a failure is OEQ_ERROR_COMPILE
+ * with the log's head in err. */
+oeq_status_t oeq_nvrtc_compile(const char *source, int sm, const char *const *extra, int n_extra,
+                               void **cubin, size_t *size, char **log, oeq_error_t *err);
 
 /* "CUDA_ERROR_...: text" for a driver result (static or thread-local text). */
 const char *oeq_cuda_error_string(CUresult r);

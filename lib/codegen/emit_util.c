@@ -6,10 +6,13 @@
 #include <string.h>
 
 const char *emit_literal(const emit_ctx_t *c, double v, char buf[64]) {
-  /* %a is exact: no decimal rounding between the double computed on the
-   * host and the constant the compiler sees. A float literal is rounded
-   * once, by the compiler, from that exact value. */
-  snprintf(buf, 64, c->ct_is_double ? "%a" : "%af", v);
+  /* %a is exact: no decimal rounding between the value computed on the
+   * host and the constant the compiler sees. For float the double is
+   * rounded once, here, so the literal is exactly representable. */
+  if (c->ct_is_double)
+    snprintf(buf, 64, "%a", v);
+  else
+    snprintf(buf, 64, "%af", (double)(float)v);
   return buf;
 }
 

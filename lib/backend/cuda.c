@@ -1,0 +1,327 @@
+/* cuda.c: the CUDA backend. Generates the plan's kernels, compiles them with
+ * NVRTC for the device's exact architecture (through the kernel cache),
+ * loads them with the driver API and launches them on the caller's stream.
+ *
+ * Context rules (abi.md): the context current on the calling thread if it
+ * belongs to the plan's device, else the device's primary context, retained
+ * for the plan's lifetime and pushed around each call. No context is ever
+ * created, and nothing here synchronises with the host. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "backend/cuda_api.h"
+#include "backend/kcache.h"
+#include "codegen/tp_codegen.h"
+#include "problem.h"
+
+typedef struct cuda_plan {
+  CUdevice device;
+  CUcontext context;
+  int retained_primary; /* 1: release the primary context with the plan */
+  CUmodule module;
+  CUfunction forward, backward;
+  unsigned block_threads;
+  unsigned forward_shared, backward_shared;
+  unsigned forward_grid_max, backward_grid_max; /* resident blocks on the whole device */
+  int warps_per_block;
+  int zero_dw_first;
+  size_t dw_bytes;
+} cuda_plan_t;
+
+/* ------------------------------------------------------------- context */
+
+/* Make the plan's context current; *pushed says whether to pop after. */
+static oeq_status_t enter(const oeq_cuda_api_t *cu, CUcontext ctx, int *pushed, oeq_error_t *err) {
+  CUcontext cur = NULL;
+  *pushed = 0;
+  CUresult r = cu->cuCtxGetCurrent(&cur);
+  if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuCtxGetCurrent");
+  if (cur == ctx) return OEQ_SUCCESS;
+  r = cu->cuCtxPushCurrent(ctx);
+  if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuCtxPushCurrent");
+  *pushed = 1;
+  return OEQ_SUCCESS;
+}
+
+static void leave(const oeq_cuda_api_t *cu, int pushed) {
+  CUcontext popped;
+  if (pushed) cu->cuCtxPopCurrent(&popped);
+}
+
+/* The caller's current context if it is on `device`, else the retained
+ * primary context. */
+static oeq_status_t acquire_context(const oeq_cuda_api_t *cu, cuda_plan_t *cp, oeq_error_t *err) {
+  CUcontext cur = NULL;
+  CUdevice cur_dev = -1;
+  if (cu->cuCtxGetCurrent(&cur) == OEQ_CUDA_SUCCESS && cur &&
+      cu->cuCtxGetDevice(&cur_dev) == OEQ_CUDA_SUCCESS && cur_dev == cp->device) {
+    cp->context = cur;
+    return OEQ_SUCCESS;
+  }
+  CUresult r = cu->cuDevicePrimaryCtxRetain(&cp->context, cp->device);
+  if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuDevicePrimaryCtxRetain");
+  cp->retained_primary = 1;
+  return OEQ_SUCCESS;
+}
+
+/* ------------------------------------------------------------- backend ops */
+
+static int cuda_available(int device, oeq_error_t *err) {
+  const oeq_cuda_api_t *cu = oeq_cuda_api(err);
+  if (!cu) return 0;
+  int count = 0;
+  cu->cuDeviceGetCount(&count);
+  if (device < 0 || device >= count) {
+    oeq_fail(err, OEQ_ERROR_BACKEND_UNAVAILABLE, "no CUDA device %d (%d found)", device, count);
+    return 0;
+  }
+  return oeq_nvrtc_api(err) != NULL;
+}
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+/* The CUBIN for this source and architecture: from the cache or NVRTC. */
+static oeq_status_t get_image(const char *source, int sm, void **image, size_t *size,
+                              oeq_error_t *err) {
+  const oeq_nvrtc_api_t *nv = oeq_nvrtc_api(err);
+  if (!nv) return OEQ_ERROR_BACKEND_UNAVAILABLE;
+  int major = 0, minor = 0;
+  nv->nvrtcVersion(&major, &minor);
+  char target[32], compiler[32];
+  snprintf(target, sizeof target, "cuda sm_%d", sm);
+  snprintf(compiler, sizeof compiler, "nvrtc %d.%d", major, minor);
+  oeq_kcache_key_t key;
+  oeq_kcache_make_key(&key, source, target, compiler);
+  if (oeq_kcache_lookup(&key, image, size)) return OEQ_SUCCESS;
+  double t0 = now_ms();
+  oeq_status_t st = oeq_nvrtc_compile(source, sm, NULL, 0, image, size, NULL, err);
+  if (st != OEQ_SUCCESS) return st;
+  oeq_log("compiled TP kernels for sm_%d with %s in %.0f ms (%zu bytes of source)", sm, compiler,
+          now_ms() - t0, strlen(source));
+  oeq_kcache_store(&key, *image, *size);
+  return OEQ_SUCCESS;
+}
+
+static oeq_status_t get_attribute(const oeq_cuda_api_t *cu, CUdevice dev, int attr, int *value,
+                                  oeq_error_t *err) {
+  CUresult r = cu->cuDeviceGetAttribute(value, attr, dev);
+  return r == OEQ_CUDA_SUCCESS ? OEQ_SUCCESS : oeq_cuda_fail(err, r, "cuDeviceGetAttribute");
+}
+
+/* Load the module, raise the shared-memory limits, size the grids. */
+static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, const void *image,
+                                 const oeq_tp_source_t *src, int sm_count, oeq_error_t *err) {
+  CUresult r = cu->cuModuleLoadData(&cp->module, image);
+  if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuModuleLoadData");
+  if ((r = cu->cuModuleGetFunction(&cp->forward, cp->module, OEQ_TP_FORWARD_KERNEL)) != 0 ||
+      (r = cu->cuModuleGetFunction(&cp->backward, cp->module, OEQ_TP_BACKWARD_KERNEL)) != 0)
+    return oeq_cuda_fail(err, r, "cuModuleGetFunction");
+  cp->warps_per_block = src->warps_per_block;
+  cp->block_threads = (unsigned)(src->warps_per_block * src->warp_size);
+  cp->forward_shared = (unsigned)src->forward_shared_bytes;
+  cp->backward_shared = (unsigned)src->backward_shared_bytes;
+  CUfunction fns[2] = {cp->forward, cp->backward};
+  unsigned shared[2] = {cp->forward_shared, cp->backward_shared};
+  unsigned *grid[2] = {&cp->forward_grid_max, &cp->backward_grid_max};
+  for (int i = 0; i < 2; i++) {
+    /* Above 48 KB a kernel must opt in to more dynamic shared memory. */
+    if (shared[i] > 48 * 1024 &&
+        (r = cu->cuFuncSetAttribute(fns[i], OEQ_CU_FUNC_ATTR_MAX_DYNAMIC_SHARED, (int)shared[i])) != 0)
+      return oeq_cuda_fail(err, r, "cuFuncSetAttribute(max dynamic shared memory)");
+    int per_sm = 0;
+    r = cu->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fns[i], (int)cp->block_threads,
+                                                        shared[i]);
+    if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+    if (per_sm < 1)
+      return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
+                      "the generated kernel cannot run on this device (%u threads, %u bytes of "
+                      "shared memory per block)",
+                      cp->block_threads, shared[i]);
+    *grid[i] = (unsigned)(per_sm * sm_count);
+  }
+  return OEQ_SUCCESS;
+}
+
+static void release(const oeq_cuda_api_t *cu, cuda_plan_t *cp) {
+  if (cp->module) {
+    int pushed = 0;
+    if (enter(cu, cp->context, &pushed, NULL) == OEQ_SUCCESS) {
+      cu->cuModuleUnload(cp->module);
+      leave(cu, pushed);
+    }
+  }
+  if (cp->retained_primary) cu->cuDevicePrimaryCtxRelease(cp->device);
+  free(cp);
+}
+
+static oeq_status_t cuda_plan_init(oeq_plan_t *plan, oeq_error_t *err) {
+  const oeq_cuda_api_t *cu = oeq_cuda_api(err);
+  if (!cu) return OEQ_ERROR_BACKEND_UNAVAILABLE;
+  if (plan->kind != OEQ_PLAN_TP)
+    return oeq_fail(err, OEQ_ERROR_UNSUPPORTED, "the CUDA backend has no fused convolution yet");
+  cuda_plan_t *cp = calloc(1, sizeof *cp);
+  if (!cp) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory creating a CUDA plan");
+  CUresult r = cu->cuDeviceGet(&cp->device, plan->device);
+  if (r != OEQ_CUDA_SUCCESS) {
+    free(cp);
+    return oeq_cuda_fail(err, r, "cuDeviceGet");
+  }
+  int major = 0, minor = 0, sm_count = 1, optin = 48 * 1024;
+  oeq_status_t st = get_attribute(cu, cp->device, OEQ_CU_ATTR_COMPUTE_CAPABILITY_MAJOR, &major, err);
+  if (st == OEQ_SUCCESS)
+    st = get_attribute(cu, cp->device, OEQ_CU_ATTR_COMPUTE_CAPABILITY_MINOR, &minor, err);
+  if (st == OEQ_SUCCESS)
+    st = get_attribute(cu, cp->device, OEQ_CU_ATTR_MULTIPROCESSOR_COUNT, &sm_count, err);
+  if (st == OEQ_SUCCESS)
+    st = get_attribute(cu, cp->device, OEQ_CU_ATTR_MAX_SHARED_PER_BLOCK_OPTIN, &optin, err);
+  if (st != OEQ_SUCCESS) {
+    free(cp);
+    return st;
+  }
+  if (major < 6) {
+    free(cp);
+    return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
+                    "compute capability %d.%d: oeq needs 6.0 or newer (float64 atomics)", major,
+                    minor);
+  }
+  st = acquire_context(cu, cp, err);
+  if (st != OEQ_SUCCESS) {
+    free(cp);
+    return st;
+  }
+  int pushed = 0;
+  st = enter(cu, cp->context, &pushed, err);
+  if (st != OEQ_SUCCESS) {
+    release(cu, cp);
+    return st;
+  }
+  oeq_codegen_target_t target = {.dialect = OEQ_DIALECT_CUDA,
+                                 .warps_per_block = 4,
+                                 .max_shared_per_block = (size_t)optin};
+  oeq_tp_source_t src = {0};
+  void *image = NULL;
+  size_t image_size = 0;
+  st = oeq_codegen_tp(plan->schedule, &target, &src, err);
+  if (st == OEQ_SUCCESS) st = get_image(src.text, major * 10 + minor, &image, &image_size, err);
+  if (st == OEQ_SUCCESS) st = load_kernels(cu, cp, image, &src, sm_count, err);
+  leave(cu, pushed);
+  free(image);
+  free(src.text);
+  if (st != OEQ_SUCCESS) {
+    release(cu, cp);
+    return st;
+  }
+  cp->zero_dw_first = src.backward_zeroes_dw;
+  cp->dw_bytes = (size_t)plan->schedule->weight_numel * oeq_dtype_size(plan->schedule->weight_dtype);
+  plan->impl = cp;
+  return OEQ_SUCCESS;
+}
+
+static void cuda_plan_release(oeq_plan_t *plan) {
+  const oeq_cuda_api_t *cu = oeq_cuda_api(NULL);
+  if (cu && plan->impl) release(cu, plan->impl);
+  plan->impl = NULL;
+}
+
+static oeq_status_t cuda_check_pointer(const oeq_plan_t *plan, const void *ptr, const char *name,
+                                       oeq_error_t *err) {
+  const oeq_cuda_api_t *cu = oeq_cuda_api(err);
+  const cuda_plan_t *cp = plan->impl;
+  if (!cu || !cp) return OEQ_ERROR_INTERNAL;
+  int pushed = 0;
+  oeq_status_t st = enter(cu, cp->context, &pushed, err);
+  if (st != OEQ_SUCCESS) return st;
+  unsigned int type = 0;
+  CUresult r = cu->cuPointerGetAttribute(&type, OEQ_CU_POINTER_ATTR_MEMORY_TYPE,
+                                         (CUdeviceptr)(uintptr_t)ptr);
+  leave(cu, pushed);
+  /* Pageable host memory is unknown to the driver: INVALID_VALUE. */
+  if (r == OEQ_CUDA_ERROR_INVALID_VALUE || (r == OEQ_CUDA_SUCCESS && type == OEQ_CU_MEMTYPE_HOST))
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "%s is a host pointer; a CUDA plan needs device memory", name);
+  return OEQ_SUCCESS;
+}
+
+static unsigned grid_for(int64_t batch, int warps_per_block, unsigned grid_max) {
+  int64_t blocks = (batch + warps_per_block - 1) / warps_per_block;
+  return blocks < (int64_t)grid_max ? (unsigned)blocks : grid_max;
+}
+
+static oeq_status_t cuda_tp_forward(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                    const void *y, const void *w, void *z, void *stream,
+                                    oeq_error_t *err) {
+  const oeq_cuda_api_t *cu = oeq_cuda_api(err);
+  const cuda_plan_t *cp = plan->impl;
+  if (!cu || !cp) return OEQ_ERROR_INTERNAL;
+  if (batch == 0) return OEQ_SUCCESS;
+  int pushed = 0;
+  oeq_status_t st = enter(cu, cp->context, &pushed, err);
+  if (st != OEQ_SUCCESS) return st;
+  long long rows = (long long)batch;
+  void *args[] = {&x, &y, &w, &z, &rows};
+  CUresult r = cu->cuLaunchKernel(cp->forward, grid_for(batch, cp->warps_per_block, cp->forward_grid_max),
+                                  1, 1, cp->block_threads, 1, 1, cp->forward_shared,
+                                  (CUstream)stream, args, NULL);
+  leave(cu, pushed);
+  return r == OEQ_CUDA_SUCCESS ? OEQ_SUCCESS : oeq_cuda_fail(err, r, "launching the TP forward kernel");
+}
+
+static oeq_status_t cuda_tp_backward(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                     const void *y, const void *w, const void *dz, void *dx,
+                                     void *dy, void *dw, void *stream, oeq_error_t *err) {
+  const oeq_cuda_api_t *cu = oeq_cuda_api(err);
+  const cuda_plan_t *cp = plan->impl;
+  if (!cu || !cp) return OEQ_ERROR_INTERNAL;
+  int pushed = 0;
+  oeq_status_t st = enter(cu, cp->context, &pushed, err);
+  if (st != OEQ_SUCCESS) return st;
+  CUresult r = OEQ_CUDA_SUCCESS;
+  /* Shared weights: blocks add their partial sums into dw, so it starts
+   * from zero, ordered on the same stream (no host synchronisation). */
+  if (cp->zero_dw_first && dw)
+    r = cu->cuMemsetD8Async((CUdeviceptr)(uintptr_t)dw, 0, cp->dw_bytes, (CUstream)stream);
+  if (r == OEQ_CUDA_SUCCESS && batch > 0) {
+    long long rows = (long long)batch;
+    void *args[] = {&x, &y, &w, &dz, &dx, &dy, &dw, &rows};
+    r = cu->cuLaunchKernel(cp->backward, grid_for(batch, cp->warps_per_block, cp->backward_grid_max),
+                           1, 1, cp->block_threads, 1, 1, cp->backward_shared, (CUstream)stream,
+                           args, NULL);
+  }
+  leave(cu, pushed);
+  return r == OEQ_CUDA_SUCCESS ? OEQ_SUCCESS : oeq_cuda_fail(err, r, "launching the TP backward kernel");
+}
+
+static oeq_status_t cuda_conv_workspace_size(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows,
+                                             int64_t edges, size_t *bytes, oeq_error_t *err) {
+  (void)plan, (void)x_rows, (void)z_rows, (void)edges, (void)bytes;
+  return oeq_fail(err, OEQ_ERROR_UNSUPPORTED, "the CUDA backend has no fused convolution yet");
+}
+
+static oeq_status_t cuda_conv_unsupported(const oeq_plan_t *plan, const oeq_conv_args_t *args,
+                                          oeq_error_t *err) {
+  (void)plan, (void)args;
+  return oeq_fail(err, OEQ_ERROR_UNSUPPORTED, "the CUDA backend has no fused convolution yet");
+}
+
+static const oeq_backend_ops_t cuda_ops = {
+    .name = "cuda",
+    .available = cuda_available,
+    .plan_init = cuda_plan_init,
+    .plan_release = cuda_plan_release,
+    .check_pointer = cuda_check_pointer,
+    .tp_forward = cuda_tp_forward,
+    .tp_backward = cuda_tp_backward,
+    .conv_workspace_size = cuda_conv_workspace_size,
+    .conv_forward = cuda_conv_unsupported,
+    .conv_backward = cuda_conv_unsupported,
+};
+
+const oeq_backend_ops_t *oeq_backend_cuda(void) { return &cuda_ops; }
