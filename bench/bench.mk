@@ -1,1 +1,7 @@
-# bench/bench.mk: filled in by its area
+# bench/bench.mk: the C benchmark of the CUDA tensor product. It reaches the
+# driver through oeq's dlopen table, so it builds everywhere and says so
+# when no GPU is present.
+noinst_PROGRAMS += bench/bench_tp
+bench_bench_tp_SOURCES = bench/bench_tp.c
+bench_bench_tp_LDADD = liboeq_core.la -lm
+bench_bench_tp_LDFLAGS = $(OPENMP_CFLAGS)

@@ -4,5 +4,5 @@
 # .sh driver setup (TEST_EXTENSIONS, SH_LOG_*) lives in tests/tests.mk.
 
 EXTRA_DIST += bindings/python/oeq.py bindings/python/test_oeq.py \
-	bindings/python/test_python.sh bindings/README-section.md
+	bindings/python/test_python.sh
 TESTS += bindings/python/test_python.sh

@@ -95,10 +95,10 @@ Test(problem, validation_messages) {
 Test(problem, mul0_entries_validate) {
   /* A mul-0 entry is legal; an instruction touching it is valid (e3nn
    * skips it at run time) as long as the mode's rule holds. */
-  oeq_problem_t *p = make("0x1o+2x0e", "1x1o", "0x1o+2x1o");
+  oeq_problem_t *p = make("0x1o+2x0e", "1x1o", "0x1e+2x1o+2x1e");
   add(p, 0, 0, 0, OEQ_MODE_UVU, 1, 1.0);
   add(p, 1, 0, 1, OEQ_MODE_UVU, 1, 1.0);
-  add_fails(p, 0, 0, 1, OEQ_MODE_UVU, 1, 1.0, OEQ_ERROR_INVALID_PROBLEM, "0 != 2");
+  add_fails(p, 0, 0, 2, OEQ_MODE_UVU, 1, 1.0, OEQ_ERROR_INVALID_PROBLEM, "0 != 2");
   int64_t n = -1;
   cr_assert_eq(oeq_problem_weight_numel(p, &n), OEQ_SUCCESS);
   cr_expect_eq(n, 2, "weight_numel = %lld, want 0 + 2", (long long)n);
@@ -239,7 +239,7 @@ Test(problem, user_path_weight_inside_sqrt) {
   expect_coef(p, 1, 2.0 * sqrt(1.5));
   oeq_problem_destroy(p);
   /* fan-in counts every instruction into the output, weighted or not */
-  p = make("3x1o+3x0e", "2x1o", "3x1e");
+  p = make("3x1e+3x0e", "2x1o", "3x1o");
   add(p, 0, 0, 0, OEQ_MODE_UVU, 0, 0.25);
   add(p, 1, 0, 0, OEQ_MODE_UVU, 1, 1.0);
   /* x = 2 + 2 = 4: coef0 = sqrt(3/4*0.25), coef1 = sqrt(3/4) */

@@ -1,0 +1,547 @@
+"""
+    OEQ
+
+Julia binding of liboeq (include/oeq.h): e3nn's Clebsch-Gordan tensor
+products and the fused graph convolution.
+
+The library comes from `ENV["OEQ_LIBRARY"]` (a path), else
+`Libdl.find_library("liboeq")`, when the module is loaded (`__init__`).
+
+Layout: the C ABI is row-major, `x[batch][in1_dim]`; Julia is column-major,
+so the same memory is a `Matrix` of size `(in1_dim, batch)`: one column per
+row of the batch (node or edge). Weights are `(weight_numel, batch)`, or a
+`Vector` of `weight_numel` with shared weights. Convolution `rows`/`cols`/
+`sender_perm` hold 0-based indices (C's), `Int32` (or `Int64` with
+`OEQ_INDEX_INT64`). `Array` methods need a CPU plan; `CuArray` methods
+(extension OEQCUDAExt, loaded with CUDA.jl) need a CUDA plan and run on the
+task's `CUDA.stream()`.
+"""
+module OEQ
+
+using Libdl
+
+export Problem, Plan, OEQError, fully_connected, channelwise, add_instruction!, set_dtypes!,
+       set_shared_weights!, set_normalization!, set_layout!, set_variances!, weight_numel, dims,
+       describe, backend, destroy!, tp_forward!, tp_backward!, conv_forward!, conv_backward!,
+       conv_workspace_size, backend_available
+
+# ------------------------------------------------------------ constants (oeq.h)
+
+const OEQ_ABI_VERSION = Cint(1)
+
+# oeq_status_t
+const OEQ_SUCCESS = Cint(0)
+const OEQ_ERROR_INVALID_ARGUMENT = Cint(1)
+const OEQ_ERROR_PARSE = Cint(2)
+const OEQ_ERROR_INVALID_PROBLEM = Cint(3)
+const OEQ_ERROR_UNSUPPORTED = Cint(4)
+const OEQ_ERROR_BACKEND_UNAVAILABLE = Cint(5)
+const OEQ_ERROR_COMPILE = Cint(6)
+const OEQ_ERROR_DEVICE = Cint(7)
+const OEQ_ERROR_OUT_OF_MEMORY = Cint(8)
+const OEQ_ERROR_IO = Cint(9)
+const OEQ_ERROR_INTERNAL = Cint(10)
+# oeq_mode_t
+const OEQ_MODE_UVW = Cint(0)
+const OEQ_MODE_UVU = Cint(1)
+const OEQ_MODE_UVV = Cint(2)
+const OEQ_MODE_UUW = Cint(3)
+const OEQ_MODE_UUU = Cint(4)
+const OEQ_MODE_UVUV = Cint(5)
+# oeq_dtype_t
+const OEQ_FLOAT32 = Cint(0)
+const OEQ_FLOAT64 = Cint(1)
+# oeq_backend_t
+const OEQ_BACKEND_AUTO = Cint(0)
+const OEQ_BACKEND_CPU = Cint(1)
+const OEQ_BACKEND_CUDA = Cint(2)
+const OEQ_BACKEND_HIP = Cint(3)
+# oeq_irrep_norm_t
+const OEQ_IRREP_NORM_COMPONENT = Cint(0)
+const OEQ_IRREP_NORM_NORM = Cint(1)
+const OEQ_IRREP_NORM_NONE = Cint(2)
+# oeq_path_norm_t
+const OEQ_PATH_NORM_ELEMENT = Cint(0)
+const OEQ_PATH_NORM_PATH = Cint(1)
+const OEQ_PATH_NORM_NONE = Cint(2)
+# oeq_layout_t
+const OEQ_LAYOUT_MUL_IR = Cint(0)
+const OEQ_LAYOUT_IR_MUL = Cint(1)
+# plan flags
+const OEQ_CONV_DETERMINISTIC = UInt32(1)
+const OEQ_CONV_KAHAN = UInt32(2)
+const OEQ_INDEX_INT64 = UInt32(4)
+
+const MODES = Dict(:uvw => OEQ_MODE_UVW, :uvu => OEQ_MODE_UVU, :uvv => OEQ_MODE_UVV,
+                   :uuw => OEQ_MODE_UUW, :uuu => OEQ_MODE_UUU, :uvuv => OEQ_MODE_UVUV)
+
+# Opaque C structs: handles are Ptr{oeq_problem_s} / Ptr{oeq_plan_s}, never Ptr{Cvoid}.
+mutable struct oeq_problem_s end
+mutable struct oeq_plan_s end
+
+# ------------------------------------------------------------ the library
+
+const API = (:oeq_abi_version, :oeq_version, :oeq_status_string, :oeq_last_error,
+             :oeq_backend_available, :oeq_problem_create, :oeq_problem_add_instruction,
+             :oeq_problem_set_dtypes, :oeq_problem_set_shared_weights,
+             :oeq_problem_set_normalization, :oeq_problem_set_layout, :oeq_problem_set_variances,
+             :oeq_problem_weight_numel, :oeq_problem_dims, :oeq_problem_describe,
+             :oeq_problem_destroy, :oeq_problem_create_fully_connected,
+             :oeq_problem_create_channelwise, :oeq_plan_create_tp, :oeq_plan_create_conv,
+             :oeq_plan_backend, :oeq_plan_destroy, :oeq_tp_forward, :oeq_tp_backward,
+             :oeq_conv_workspace_size, :oeq_conv_forward, :oeq_conv_backward)
+
+const library_path = Ref{String}("")
+# Filled once in __init__ and only read afterwards (safe from any thread).
+const FPTRS = Dict{Symbol,Ptr{Cvoid}}()
+
+function find_library_path()
+    p = get(ENV, "OEQ_LIBRARY", "")
+    isempty(p) ? Libdl.find_library(["liboeq", "oeq"]) : p
+end
+
+function __init__()
+    path = find_library_path()
+    if isempty(path)
+        @warn "OEQ: liboeq not found; set ENV[\"OEQ_LIBRARY\"] to its path and reload"
+        return
+    end
+    handle = Libdl.dlopen(path)
+    for name in API
+        FPTRS[name] = Libdl.dlsym(handle, name)
+    end
+    library_path[] = path
+    abi = ccall(fptr(:oeq_abi_version), Cint, ())
+    abi == OEQ_ABI_VERSION || error("OEQ: $path has ABI version $abi, this package needs $OEQ_ABI_VERSION")
+    return
+end
+
+@inline function fptr(name::Symbol)
+    p = get(FPTRS, name, C_NULL)
+    p == C_NULL && error("OEQ: liboeq is not loaded (set ENV[\"OEQ_LIBRARY\"])")
+    return p
+end
+
+"""
+    OEQError(status, message)
+
+A failure reported by liboeq: `status` is the `oeq_status_t` value, `message`
+the text of `oeq_last_error()`.
+"""
+struct OEQError <: Exception
+    status::Cint
+    message::String
+end
+
+status_string(s::Integer) = unsafe_string(ccall(fptr(:oeq_status_string), Cstring, (Cint,), s))
+
+Base.showerror(io::IO, e::OEQError) =
+    print(io, "OEQError(", e.status, ", ", status_string(e.status), "): ", e.message)
+
+function check(status::Cint)
+    status == OEQ_SUCCESS && return nothing
+    # oeq_last_error is valid until this thread's next oeq call: read it first.
+    msg = unsafe_string(ccall(fptr(:oeq_last_error), Cstring, ()))
+    throw(OEQError(status, msg))
+end
+
+version() = unsafe_string(ccall(fptr(:oeq_version), Cstring, ()))
+backend_available(b::Integer) = ccall(fptr(:oeq_backend_available), Cint, (Cint,), b) != 0
+
+dtype_code(::Type{Float32}) = OEQ_FLOAT32
+dtype_code(::Type{Float64}) = OEQ_FLOAT64
+dtype_code(T::Type) = throw(ArgumentError("oeq supports Float32 and Float64, not $T"))
+
+# ------------------------------------------------------------ problems
+
+"""
+    Problem(irreps_in1, irreps_in2, irreps_out, instructions=())
+
+e3nn's TensorProduct without internal weights. `instructions` are e3nn's
+tuples `(i_in1, i_in2, i_out, mode[, has_weight[, path_weight]])` with
+0-based indices and `mode` a Symbol (`:uvw`, `:uvu`, ...). See also
+[`fully_connected`](@ref), [`channelwise`](@ref).
+"""
+mutable struct Problem
+    ptr::Ptr{oeq_problem_s}
+    function Problem(ptr::Ptr{oeq_problem_s})
+        p = new(ptr)
+        finalizer(destroy!, p)
+        return p
+    end
+end
+
+function Problem(in1::AbstractString, in2::AbstractString, out::AbstractString, instructions=())
+    r = Ref{Ptr{oeq_problem_s}}(C_NULL)
+    check(ccall(fptr(:oeq_problem_create), Cint,
+                (Cstring, Cstring, Cstring, Ref{Ptr{oeq_problem_s}}), in1, in2, out, r))
+    p = Problem(r[])
+    for ins in instructions
+        add_instruction!(p, ins...)
+    end
+    return p
+end
+
+"""e3nn's FullyConnectedTensorProduct: every allowed uvw path, weighted."""
+function fully_connected(in1::AbstractString, in2::AbstractString, out::AbstractString)
+    r = Ref{Ptr{oeq_problem_s}}(C_NULL)
+    check(ccall(fptr(:oeq_problem_create_fully_connected), Cint,
+                (Cstring, Cstring, Cstring, Ref{Ptr{oeq_problem_s}}), in1, in2, out, r))
+    return Problem(r[])
+end
+
+"""MACE / NequIP channelwise (uvu) convolution TP with per-row weights."""
+function channelwise(in1::AbstractString, in2::AbstractString, filter_out::AbstractString)
+    r = Ref{Ptr{oeq_problem_s}}(C_NULL)
+    check(ccall(fptr(:oeq_problem_create_channelwise), Cint,
+                (Cstring, Cstring, Cstring, Ref{Ptr{oeq_problem_s}}), in1, in2, filter_out, r))
+    return Problem(r[])
+end
+
+function Base.unsafe_convert(::Type{Ptr{oeq_problem_s}}, p::Problem)
+    p.ptr == C_NULL && throw(ArgumentError("the Problem has been destroyed"))
+    return p.ptr
+end
+
+"""Frees the handle now (the finalizer does it otherwise). Never blocks; safe to repeat."""
+function destroy!(p::Problem)
+    ptr, p.ptr = p.ptr, Ptr{oeq_problem_s}(C_NULL)
+    ptr == C_NULL || ccall(fptr(:oeq_problem_destroy), Cvoid, (Ptr{oeq_problem_s},), ptr)
+    return nothing
+end
+
+function add_instruction!(p::Problem, i_in1::Integer, i_in2::Integer, i_out::Integer, mode,
+                          has_weight::Bool=true, path_weight::Real=1.0)
+    m = mode isa Symbol ? get(MODES, mode, nothing) : Cint(mode)
+    m === nothing && throw(ArgumentError("mode $mode is not one of $(sort(collect(keys(MODES))))"))
+    check(ccall(fptr(:oeq_problem_add_instruction), Cint,
+                (Ptr{oeq_problem_s}, Cint, Cint, Cint, Cint, Cint, Cdouble),
+                p, i_in1, i_in2, i_out, m, has_weight ? 1 : 0, path_weight))
+    return p
+end
+
+function set_dtypes!(p::Problem, ::Type{T}, ::Type{W}=T) where {T,W}
+    check(ccall(fptr(:oeq_problem_set_dtypes), Cint, (Ptr{oeq_problem_s}, Cint, Cint),
+                p, dtype_code(T), dtype_code(W)))
+    return p
+end
+
+function set_shared_weights!(p::Problem, shared::Bool)
+    check(ccall(fptr(:oeq_problem_set_shared_weights), Cint, (Ptr{oeq_problem_s}, Cint),
+                p, shared ? 1 : 0))
+    return p
+end
+
+function set_normalization!(p::Problem, irrep::Integer, path::Integer)
+    check(ccall(fptr(:oeq_problem_set_normalization), Cint, (Ptr{oeq_problem_s}, Cint, Cint),
+                p, irrep, path))
+    return p
+end
+
+function set_layout!(p::Problem, layout::Integer)
+    check(ccall(fptr(:oeq_problem_set_layout), Cint, (Ptr{oeq_problem_s}, Cint), p, layout))
+    return p
+end
+
+irreps_entries(s::AbstractString) = isempty(strip(s)) ? 0 : count(==('+'), s) + 1
+
+json_irreps(json, key) = match(Regex("\"$key\": \\{\"irreps\": \"([^\"]*)\""), json).captures[1]
+
+"""
+    set_variances!(p; in1=nothing, in2=nothing, out=nothing)
+
+e3nn's in1_var / in2_var / out_var: one value per irreps entry (nothing: all ones).
+"""
+function set_variances!(p::Problem; in1=nothing, in2=nothing, out=nothing)
+    json = describe(p)
+    vals = map(((in1, "in1"), (in2, "in2"), (out, "out"))) do (v, key)
+        v === nothing && return nothing
+        n = irreps_entries(json_irreps(json, key))
+        length(v) == n || throw(ArgumentError("$(key)_var has $(length(v)) values; irreps_$key has $n entries"))
+        return Vector{Cdouble}(v)
+    end
+    ptr(v) = v === nothing ? Ptr{Cdouble}(C_NULL) : pointer(v)
+    GC.@preserve vals begin
+        check(ccall(fptr(:oeq_problem_set_variances), Cint,
+                    (Ptr{oeq_problem_s}, Ptr{Cdouble}, Ptr{Cdouble}, Ptr{Cdouble}),
+                    p, ptr(vals[1]), ptr(vals[2]), ptr(vals[3])))
+    end
+    return p
+end
+
+function weight_numel(p::Problem)
+    n = Ref{Int64}(0)
+    check(ccall(fptr(:oeq_problem_weight_numel), Cint, (Ptr{oeq_problem_s}, Ref{Int64}), p, n))
+    return Int(n[])
+end
+
+"""`(in1_dim, in2_dim, out_dim)`: the row widths of x, y and z."""
+function dims(p::Problem)
+    a, b, c = Ref{Int64}(0), Ref{Int64}(0), Ref{Int64}(0)
+    check(ccall(fptr(:oeq_problem_dims), Cint,
+                (Ptr{oeq_problem_s}, Ref{Int64}, Ref{Int64}, Ref{Int64}), p, a, b, c))
+    return (Int(a[]), Int(b[]), Int(c[]))
+end
+
+"""The problem as JSON text."""
+function describe(p::Problem)
+    needed = Ref{Csize_t}(0)
+    check(ccall(fptr(:oeq_problem_describe), Cint,
+                (Ptr{oeq_problem_s}, Ptr{UInt8}, Csize_t, Ref{Csize_t}), p, C_NULL, 0, needed))
+    buf = Vector{UInt8}(undef, needed[] + 1)
+    check(ccall(fptr(:oeq_problem_describe), Cint,
+                (Ptr{oeq_problem_s}, Ptr{UInt8}, Csize_t, Ref{Csize_t}), p, buf, length(buf), needed))
+    return String(buf[1:needed[]])
+end
+
+# ------------------------------------------------------------ plans
+
+"""
+    Plan(problem; conv=false, backend=OEQ.OEQ_BACKEND_AUTO, device=0, flags=0)
+
+`problem` compiled for one backend and device: a tensor-product plan, or a
+convolution plan with `conv=true` (flags: `OEQ_CONV_DETERMINISTIC`,
+`OEQ_CONV_KAHAN`, `OEQ_INDEX_INT64`). The problem may be destroyed afterwards.
+"""
+mutable struct Plan
+    ptr::Ptr{oeq_plan_s}
+    conv::Bool
+    backend::Cint
+    device::Int
+    flags::UInt32
+    x_dim::Int
+    y_dim::Int
+    z_dim::Int
+    weight_numel::Int
+    irrep_type::DataType
+    weight_type::DataType
+    index_type::DataType
+    shared_weights::Bool
+end
+
+function Plan(p::Problem; conv::Bool=false, backend::Integer=OEQ_BACKEND_AUTO, device::Integer=0,
+              flags::Integer=0)
+    r = Ref{Ptr{oeq_plan_s}}(C_NULL)
+    if conv
+        check(ccall(fptr(:oeq_plan_create_conv), Cint,
+                    (Ptr{oeq_problem_s}, Cint, Cint, UInt32, Ref{Ptr{oeq_plan_s}}),
+                    p, backend, device, flags, r))
+    else
+        check(ccall(fptr(:oeq_plan_create_tp), Cint,
+                    (Ptr{oeq_problem_s}, Cint, Cint, Ref{Ptr{oeq_plan_s}}), p, backend, device, r))
+    end
+    ptr = r[]
+    b = Ref{Cint}(0)
+    st = ccall(fptr(:oeq_plan_backend), Cint, (Ptr{oeq_plan_s}, Ref{Cint}), ptr, b)
+    if st != OEQ_SUCCESS
+        ccall(fptr(:oeq_plan_destroy), Cvoid, (Ptr{oeq_plan_s},), ptr)
+        check(st)
+    end
+    json = describe(p)
+    d1, d2, d3 = dims(p)
+    irrep = occursin("\"irrep_dtype\": \"float64\"", json) ? Float64 : Float32
+    weight = occursin("\"weight_dtype\": \"float64\"", json) ? Float64 : Float32
+    index = (UInt32(flags) & OEQ_INDEX_INT64) != 0 ? Int64 : Int32
+    plan = Plan(ptr, conv, b[], device, flags, d1, d2, d3, weight_numel(p), irrep, weight, index,
+                occursin("\"shared_weights\": true", json))
+    finalizer(destroy!, plan)
+    return plan
+end
+
+function Base.unsafe_convert(::Type{Ptr{oeq_plan_s}}, p::Plan)
+    p.ptr == C_NULL && throw(ArgumentError("the Plan has been destroyed"))
+    return p.ptr
+end
+
+"""Frees the plan now. oeq_plan_destroy is safe from any thread and never blocks."""
+function destroy!(p::Plan)
+    ptr, p.ptr = p.ptr, Ptr{oeq_plan_s}(C_NULL)
+    ptr == C_NULL || ccall(fptr(:oeq_plan_destroy), Cvoid, (Ptr{oeq_plan_s},), ptr)
+    return nothing
+end
+
+backend(p::Plan) = p.backend
+is_gpu(p::Plan) = p.backend == OEQ_BACKEND_CUDA || p.backend == OEQ_BACKEND_HIP
+
+function conv_workspace_size(p::Plan, x_rows::Integer, z_rows::Integer, edges::Integer)
+    n = Ref{Csize_t}(0)
+    check(ccall(fptr(:oeq_conv_workspace_size), Cint,
+                (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ref{Csize_t}), p, x_rows, z_rows, edges, n))
+    return Int(n[])
+end
+
+# ------------------------------------------------------------ checks (before C)
+
+function check_plan(p::Plan, conv::Bool, gpu::Bool, T::Type, W::Type)
+    p.ptr == C_NULL && throw(ArgumentError("the Plan has been destroyed"))
+    p.conv == conv || throw(ArgumentError(p.conv ?
+        "this is a convolution plan: use conv_forward!/conv_backward!" :
+        "this is a tensor-product plan: use tp_forward!/tp_backward!"))
+    if gpu != is_gpu(p)
+        throw(ArgumentError(gpu ? "device arrays passed to a CPU plan" :
+                            "host Arrays passed to a GPU plan: use CuArrays"))
+    end
+    T === p.irrep_type || throw(ArgumentError("arrays have eltype $T, the plan needs $(p.irrep_type)"))
+    W === p.weight_type || throw(ArgumentError("weights have eltype $W, the plan needs $(p.weight_type)"))
+    return nothing
+end
+
+function check_size(name, a, d::Integer, rows::Integer)
+    size(a) == (d, rows) || throw(ArgumentError(
+        "$name has size $(size(a)), expected ($d, $rows) (Julia (dim, rows) is C's [rows][dim])"))
+    return nothing
+end
+
+# w: a Vector (or one column) with shared weights, else (weight_numel, rows).
+function check_weights(p::Plan, name, w, rows::Integer)
+    if p.shared_weights
+        ok = w isa AbstractVector ? length(w) == p.weight_numel : size(w) == (p.weight_numel, 1)
+        ok || throw(ArgumentError("$name has size $(size(w)), expected ($(p.weight_numel),) (shared weights)"))
+    else
+        check_size(name, w, p.weight_numel, rows)
+    end
+    return nothing
+end
+
+function check_indices(p::Plan, edges::Integer, idx...)
+    for (name, a) in idx
+        a === nothing && continue
+        eltype(a) === p.index_type || throw(ArgumentError(
+            "$name has eltype $(eltype(a)), the plan needs $(p.index_type)"))
+        length(a) == edges || throw(ArgumentError("$name has $(length(a)) entries, expected $edges"))
+    end
+    if (p.flags & OEQ_CONV_DETERMINISTIC) != 0 && idx[end][2] === nothing
+        throw(ArgumentError("an OEQ_CONV_DETERMINISTIC plan needs sender_perm"))
+    end
+    return nothing
+end
+
+# The checks shared by the CPU and GPU methods; return the counts.
+function check_tp(p::Plan, gpu, x, y, w, z)
+    check_plan(p, false, gpu, eltype(x), eltype(w))
+    batch = size(x, 2)
+    check_size("x", x, p.x_dim, batch)
+    check_size("y", y, p.y_dim, batch)
+    check_weights(p, "w", w, batch)
+    check_size("z", z, p.z_dim, batch)
+    eltype(y) === eltype(z) === eltype(x) || throw(ArgumentError("x, y and z need one eltype"))
+    return batch
+end
+
+function check_tp_backward(p::Plan, gpu, x, y, w, dz, dx, dy, dw)
+    batch = check_tp(p, gpu, x, y, w, dz)
+    check_size("dx", dx, p.x_dim, batch)
+    check_size("dy", dy, p.y_dim, batch)
+    check_weights(p, "dw", dw, batch)
+    eltype(dx) === eltype(dy) === eltype(x) || throw(ArgumentError("dx, dy need x's eltype"))
+    eltype(dw) === eltype(w) || throw(ArgumentError("dw needs w's eltype"))
+    return batch
+end
+
+function check_conv(p::Plan, gpu, x, y, w, rows, cols, sender_perm, z)
+    check_plan(p, true, gpu, eltype(x), eltype(w))
+    edges = length(rows)
+    check_indices(p, edges, ("rows", rows), ("cols", cols), ("sender_perm", sender_perm))
+    check_size("x", x, p.x_dim, size(x, 2))
+    check_size("y", y, p.y_dim, edges)
+    check_weights(p, "w", w, edges)
+    check_size("z", z, p.z_dim, size(z, 2))
+    eltype(y) === eltype(z) === eltype(x) || throw(ArgumentError("x, y and z need one eltype"))
+    return size(x, 2), size(z, 2), edges
+end
+
+function check_conv_backward(p::Plan, gpu, x, y, w, dz, rows, cols, sender_perm, dx, dy, dw)
+    x_rows, z_rows, edges = check_conv(p, gpu, x, y, w, rows, cols, sender_perm, dz)
+    check_size("dx", dx, p.x_dim, x_rows)
+    check_size("dy", dy, p.y_dim, edges)
+    check_weights(p, "dw", dw, edges)
+    eltype(dx) === eltype(dy) === eltype(x) || throw(ArgumentError("dx, dy need x's eltype"))
+    eltype(dw) === eltype(w) || throw(ArgumentError("dw needs w's eltype"))
+    return x_rows, z_rows, edges
+end
+
+# ------------------------------------------------------------ CPU (Array) methods
+
+const Real32or64 = Union{Float32,Float64}
+
+"""
+    tp_forward!(z, plan, x, y, w) -> z
+
+`z[:, b] = TP(x[:, b], y[:, b], w[:, b] or w)`. Sizes `(dim, batch)`; z is overwritten.
+"""
+function tp_forward!(z::Matrix{T}, p::Plan, x::Matrix{T}, y::Matrix{T},
+                     w::VecOrMat{W}) where {T<:Real32or64,W<:Real32or64}
+    batch = check_tp(p, false, x, y, w, z)
+    check(ccall(fptr(:oeq_tp_forward), Cint,
+                (Ptr{oeq_plan_s}, Int64, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{T}, Ptr{Cvoid}),
+                p, batch, x, y, w, z, C_NULL))
+    return z
+end
+
+"""
+    tp_backward!(dx, dy, dw, plan, x, y, w, dz) -> (dx, dy, dw)
+
+Gradients of `<dz, TP(x, y, w)>`; with shared weights dw is the batch sum.
+"""
+function tp_backward!(dx::Matrix{T}, dy::Matrix{T}, dw::VecOrMat{W}, p::Plan, x::Matrix{T},
+                      y::Matrix{T}, w::VecOrMat{W}, dz::Matrix{T}) where {T<:Real32or64,W<:Real32or64}
+    batch = check_tp_backward(p, false, x, y, w, dz, dx, dy, dw)
+    check(ccall(fptr(:oeq_tp_backward), Cint,
+                (Ptr{oeq_plan_s}, Int64, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{T}, Ptr{T}, Ptr{T}, Ptr{W},
+                 Ptr{Cvoid}),
+                p, batch, x, y, w, dz, dx, dy, dw, C_NULL))
+    return dx, dy, dw
+end
+
+nullable(a::Union{Nothing,Array}, ::Type{I}) where {I} = a === nothing ? Ptr{I}(C_NULL) : pointer(a)
+
+"""
+    conv_forward!(z, plan, x, y, w, rows, cols; sender_perm=nothing) -> z
+
+`z[:, rows[e]+1] += TP(x[:, cols[e]+1], y[:, e], w[:, e])` over edges e, z
+overwritten first; rows/cols are 0-based. x may have more columns than z
+(ghost atoms that only send).
+"""
+function conv_forward!(z::Matrix{T}, p::Plan, x::Matrix{T}, y::Matrix{T}, w::VecOrMat{W},
+                       rows::Vector{I}, cols::Vector{I};
+                       sender_perm::Union{Nothing,Vector{I}}=nothing) where {T<:Real32or64,W<:Real32or64,I<:Union{Int32,Int64}}
+    x_rows, z_rows, edges = check_conv(p, false, x, y, w, rows, cols, sender_perm, z)
+    GC.@preserve sender_perm begin
+        check(ccall(fptr(:oeq_conv_forward), Cint,
+                    (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{I}, Ptr{I},
+                     Ptr{I}, Ptr{T}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
+                    p, x_rows, z_rows, edges, x, y, w, rows, cols, nullable(sender_perm, I), z,
+                    C_NULL, 0, C_NULL))
+    end
+    return z
+end
+
+"""
+    conv_backward!(dx, dy, dw, plan, x, y, w, dz, rows, cols; sender_perm=nothing)
+
+Gradients of `<dz, conv(x, y, w)>`: dx for every x column (ghosts included), dy and dw per edge.
+"""
+function conv_backward!(dx::Matrix{T}, dy::Matrix{T}, dw::VecOrMat{W}, p::Plan, x::Matrix{T},
+                        y::Matrix{T}, w::VecOrMat{W}, dz::Matrix{T}, rows::Vector{I}, cols::Vector{I};
+                        sender_perm::Union{Nothing,Vector{I}}=nothing) where {T<:Real32or64,W<:Real32or64,I<:Union{Int32,Int64}}
+    x_rows, z_rows, edges = check_conv_backward(p, false, x, y, w, dz, rows, cols, sender_perm,
+                                                dx, dy, dw)
+    GC.@preserve sender_perm begin
+        check(ccall(fptr(:oeq_conv_backward), Cint,
+                    (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{T}, Ptr{I},
+                     Ptr{I}, Ptr{I}, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
+                    p, x_rows, z_rows, edges, x, y, w, dz, rows, cols, nullable(sender_perm, I),
+                    dx, dy, dw, C_NULL, 0, C_NULL))
+    end
+    return dx, dy, dw
+end
+
+# Any other array type (a view, a CuArray without CUDA.jl loaded, ...): say why.
+tp_forward!(z, p::Plan, x, y, w) = throw(ArgumentError(
+    "tp_forward! takes contiguous Arrays (CPU plan) or CuArrays (CUDA plan, `using CUDA`) " *
+    "of one Float32/Float64 eltype; got $(typeof(x))"))
+conv_forward!(z, p::Plan, x, y, w, rows, cols; kw...) = throw(ArgumentError(
+    "conv_forward! takes contiguous Arrays (CPU plan) or CuArrays (CUDA plan, `using CUDA`), " *
+    "Int32/Int64 index vectors; got $(typeof(x)), $(typeof(rows))"))
+
+end # module OEQ

@@ -223,7 +223,9 @@ oeq_status_t oeq_cpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t
 #pragma omp parallel
   {
     conv_rows_t r = thread_rows(s, block, thread_index());
-#pragma omp for schedule(dynamic, 16)
+    /* Static chunks: which thread sums which senders into its shared-dw
+     * partial must not depend on timing, or dw changes from run to run. */
+#pragma omp for schedule(static, 16)
     for (int64_t sender = 0; sender < a->x_rows; sender++) {
       memset(r.acc, 0, (size_t)s->x_dim * sizeof(double));
       for (int64_t k = by_sender.start[sender]; k < by_sender.start[sender + 1]; k++) {

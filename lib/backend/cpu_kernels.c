@@ -145,6 +145,7 @@ static void write_elem(void *dst, oeq_dtype_t dtype, int64_t i, double v) {
 }
 
 void oeq_cpu_load_flat(const void *src, oeq_dtype_t dtype, int64_t n, double *dst) {
+  if (n <= 0) return; /* src may be NULL for an empty row (memcpy(NULL) is UB) */
   if (dtype == OEQ_FLOAT64) {
     memcpy(dst, src, (size_t)n * sizeof *dst);
     return;
@@ -153,6 +154,7 @@ void oeq_cpu_load_flat(const void *src, oeq_dtype_t dtype, int64_t n, double *ds
 }
 
 void oeq_cpu_store_flat(const double *src, oeq_dtype_t dtype, int64_t n, void *dst) {
+  if (n <= 0) return; /* dst may be NULL for an empty row (memcpy(NULL) is UB) */
   if (dtype == OEQ_FLOAT64) {
     memcpy(dst, src, (size_t)n * sizeof *src);
     return;

@@ -12,13 +12,17 @@ liboeq_core_la_SOURCES += \
 	lib/codegen/tp_forward.c \
 	lib/codegen/tp_backward.c
 
+# Test suites (each fragment adds its suites to TESTS). The GPU suite
+# reaches the driver through oeq's dlopen table, so both build without CUDA.
 if HAVE_CRITERION
-check_PROGRAMS += test_nvrtc_compile test_cuda
-TESTS += test_nvrtc_compile test_cuda
-test_nvrtc_compile_SOURCES = tests/test_nvrtc_compile.c
-test_nvrtc_compile_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-test_nvrtc_compile_LDADD = liboeq_core.la $(CRITERION_LIBS)
-test_cuda_SOURCES = tests/test_cuda.c
-test_cuda_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
-test_cuda_LDADD = liboeq_core.la $(CRITERION_LIBS)
+check_PROGRAMS += tests/test_nvrtc_compile tests/test_cuda
+tests_test_nvrtc_compile_SOURCES = tests/test_nvrtc_compile.c
+tests_test_nvrtc_compile_CFLAGS = $(SUITE_CC_FLAGS)
+tests_test_nvrtc_compile_LDADD = $(SUITE_LIBS)
+tests_test_nvrtc_compile_LDFLAGS = $(SUITE_LINK_FLAGS)
+tests_test_cuda_SOURCES = tests/test_cuda.c
+tests_test_cuda_CFLAGS = $(SUITE_CC_FLAGS)
+tests_test_cuda_LDADD = $(SUITE_LIBS)
+tests_test_cuda_LDFLAGS = $(SUITE_LINK_FLAGS)
+TESTS += tests/test_nvrtc_compile tests/test_cuda
 endif

@@ -16,6 +16,9 @@ typedef struct emit_ctx {
   int warp_size, warps_per_block;
   const char *it, *wt, *ct; /* irrep, weight and compute type names */
   int ct_is_double;
+  /* "#pragma unroll 1\n  " where unrolling the multiplicity chunks would
+   * make the kernel too big to compile in reasonable time, else "". */
+  const char *loop_pragma;
   int max_out_d;            /* largest 2l+1 of an output block */
   int max_pair_d3;          /* largest 2l+1 out of a uvw/uuw path (0 if none) */
   /* per-warp shared-memory carve-up, bytes */

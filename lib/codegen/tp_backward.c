@@ -118,7 +118,7 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
   const int wt = p->has_weight;
   const char *scale = wt ? "wv" : NULL;
   char widx[128];
-  oeq_sb_printf(c->sb, "  for (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", (long long)p->mul3);
+  oeq_sb_printf(c->sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", c->loop_pragma, (long long)p->mul3);
   oeq_sb_printf(c->sb, "  const int o = o0 + lane; const bool act = o < %lld;\n", (long long)p->mul3);
   emit_load_dz(c, p, uc);
   switch (p->mode) {

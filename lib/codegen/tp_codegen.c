@@ -79,6 +79,9 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
   c.ct_is_double = s->irrep_dtype == OEQ_FLOAT64 || s->weight_dtype == OEQ_FLOAT64;
   c.ct = c.ct_is_double ? "double" : "float";
   size_shared_memory(&c);
+  /* Many paths: keep each chunk loop rolled (NVVM time grows fast with
+   * straight-line code); few paths: let the compiler unroll for ILP. */
+  c.loop_pragma = s->n_paths > 24 ? "#pragma unroll 1\n  " : "";
 
   size_t widest = c.fwd_per_warp > c.bwd_per_warp ? c.fwd_per_warp : c.bwd_per_warp;
   size_t room = target->max_shared_per_block;

@@ -170,7 +170,7 @@ static void emit_output_block(const emit_ctx_t *c, int ob) {
                   (long long)(b->mul * b->d));
     return;
   }
-  oeq_sb_printf(c->sb, "  for (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", (long long)b->mul);
+  oeq_sb_printf(c->sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", c->loop_pragma, (long long)b->mul);
   oeq_sb_printf(c->sb, "  const int o = o0 + lane; const bool act = o < %lld;\n", (long long)b->mul);
   for (int k = 0; k < b->d; k++) oeq_sb_printf(c->sb, "  oeq_ct acc%d = (oeq_ct)0;\n", k);
   for (int i = 0; i < c->s->n_paths; i++) {
