@@ -5,3 +5,7 @@ noinst_PROGRAMS += bench/bench_tp
 bench_bench_tp_SOURCES = bench/bench_tp.c
 bench_bench_tp_LDADD = liboeq_core.la -lm
 bench_bench_tp_LDFLAGS = $(OPENMP_CFLAGS)
+
+# The e3nn side-by-side harness (Python, PyTorch + e3nn, on a GPU machine)
+# and the log of every measurement.
+EXTRA_DIST += bench/e3nn_compare.py bench/NOTES.md

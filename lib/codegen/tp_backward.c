@@ -251,7 +251,9 @@ static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p) {
 void emit_tp_backward(const emit_ctx_t *c) {
   const oeq_schedule_t *s = c->s;
   oeq_sb_printf(c->sb,
-                "extern \"C\" __global__ void __launch_bounds__(%d)\n"
+                /* min 2 blocks: no real register cap at <= 128 threads (255), but it
+                 * steers ptxas away from small spills it otherwise leaves. */
+                "extern \"C\" __global__ void __launch_bounds__(%d, 2)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
                 "   const oeq_wt *__restrict__ w, const oeq_it *__restrict__ dz,\n"
                 "   oeq_it *__restrict__ dx, oeq_it *__restrict__ dy, oeq_wt *__restrict__ dw,\n"

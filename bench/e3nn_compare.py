@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""e3nn_compare.py: e3nn and oeq side by side, in one process, on one GPU.
+
+For every problem of shared/bench/anchors.md this builds e3nn's TensorProduct
+(MACE's channelwise builder for the uvu problems, FullyConnectedTensorProduct
+for the uvw ones) and the same problem in oeq (through bindings/python/oeq.py),
+feeds both the same random CUDA tensors, checks that they agree (outputs and
+all three gradients), and times forward and forward+backward with CUDA events
+(3 warm-ups, median of N runs). It prints one table with the speedups next to
+OpenEquivariance's from anchors.md.
+
+usage: PYTHONPATH=bindings/python OEQ_LIBRARY=build/.libs/liboeq.so \
+         python3 bench/e3nn_compare.py [--batch 50000] [--runs 10] [--only NAME,...]
+"""
+import argparse
+import statistics
+import sys
+
+import torch
+from e3nn import o3
+
+import oeq
+
+# label: (in1, in2, out filter or out, kind, shared weights, dtype,
+#         OpenEquivariance's fwd and fwd+bwd speedups over e3nn on an H100)
+ANCHORS = [
+    ("mace-large", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f32", 9.6, 15.4),
+    ("mace-medium", "128x0e+128x1o", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e", "uvu", False, "f32", 7.2, 11.0),
+    ("nequip-lips", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", None, "uvu", False, "f32", 10.7, 20.3),
+    ("nequip-revmd17-aspirin", "64x0o+64x0e+64x1o+64x1e", "0e+1o", None, "uvu", False, "f32", 9.6, 13.7),
+    ("nequip-revmd17-toluene", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e", "0e+1o+2e", None, "uvu", False, "f32", 10.8, 20.7),
+    ("nequip-revmd17-benzene", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", "0e+1o+2e+3o", None, "uvu",
+     False, "f32", 5.8, 12.0),
+    ("nequip-water", "32x0o+32x0e+32x1o+32x1e", "0e+1o", None, "uvu", False, "f32", 16.1, 14.4),
+    ("nequix-mp-1-first_layer", "89x0e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f32", 5.9, 5.9),
+    ("nequix-mp-1-main_layers", "128x0e+64x1o+32x2e+32x3o", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False,
+     "f32", 8.9, 16.3),
+    ("nequix-mp-1-last_layer", "128x0e+64x1o+32x2e+32x3o", "1x0e+1x1o+1x2e+1x3o", "0e", "uvu", False, "f32", 8.9, 8.9),
+    ("SevenNet_l3i5-first-layer", "128x0e", "1x0e+1x1e+1x2e+1x3e", "0e+1e+2e+3e", "uvu", False, "f32", 5.1, 7.2),
+    ("SevenNet_l3i5-main-layers", "128x0e+64x1e+32x2e+32x3e", "1x0e+1x1e+1x2e+1x3e", "0e+1e+2e+3e", "uvu", False,
+     "f32", 10.8, 19.4),
+    ("SevenNet_l3i5-last-layer", "128x0e+64x1e+32x2e+32x3e", "1x0e+1x1e+1x2e+1x3e", "0e", "uvu", False, "f32", 9.1,
+     8.1),
+    ("DiffDock-L=1", "10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o", "10x1o+10x1e+48x0e+48x0o", "uvw", False, "f32", 3.2, 12.0),
+    ("DiffDock-L=2", "10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o+1x2e", "10x1o+10x1e+48x0e+48x0o", "uvw", False, "f32",
+     3.4, 13.8),
+    ("tetris-poly-1", "1x0e+1x1o+1x2e+1x3o", "1x0e+1x1o+1x2e+1x3o", "64x0e+24x1e+24x1o+16x2e+16x2o", "uvw", True,
+     "f32", 22.2, 14.5),
+    ("tetris-poly-2", "64x0e+24x1e+24x1o+16x2e+16x2o", "1x0e+1x1o+1x2e", "0o+6x0e", "uvw", True, "f32", 11.3, 5.3),
+    ("e3tools_conv", "64x0e+16x1o", "1x0e+1x1o", "80x0e+16x1o", "uvw", False, "f32", 2.0, 5.9),
+    ("e3tools_transformer", "64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", "uvw", True, "f32", 2.7, 1.7),
+    ("mace-large-f64", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f64", 8.8, 9.9),
+    ("nequip-lips-f64", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", None, "uvu", False, "f64", 9.6, 20.7),
+    ("nequip-revmd17-benzene-f64", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", "0e+1o+2e+3o", None, "uvu",
+     False, "f64", 6.5, 12.7),
+]
+
+
+def mace_channelwise(irreps1, irreps2, target):
+    """MACE's tp_out_irreps_with_instructions (conventions.md A3)."""
+    irreps1, irreps2, target = o3.Irreps(irreps1), o3.Irreps(irreps2), o3.Irreps(target)
+    out, instructions = [], []
+    for i, (mul, ir_in) in enumerate(irreps1):
+        for j, (_, ir_edge) in enumerate(irreps2):
+            for ir_out in ir_in * ir_edge:
+                if ir_out in target:
+                    k = len(out)
+                    out.append((mul, ir_out))
+                    instructions.append((i, j, k, "uvu", True))
+    out = o3.Irreps(out)
+    out, perm, _ = out.sort()
+    instructions = [(i1, i2, perm[io], mode, w) for i1, i2, io, mode, w in instructions]
+    instructions = sorted(instructions, key=lambda x: x[2])
+    return out, instructions
+
+
+def build_e3nn(in1, in2, out, kind, shared):
+    if kind == "uvu":
+        irreps_out, instructions = mace_channelwise(in1, in2, out)
+        return o3.TensorProduct(in1, in2, irreps_out, instructions, shared_weights=False, internal_weights=False)
+    return o3.FullyConnectedTensorProduct(in1, in2, out, shared_weights=shared, internal_weights=False)
+
+
+def build_oeq(in1, in2, out, kind, shared, dtype):
+    if kind == "uvu":
+        problem = oeq.Problem.channelwise(in1, in2, out)
+    else:
+        problem = oeq.Problem.fully_connected(in1, in2, out)
+        problem.set_shared_weights(shared)
+    d = oeq.DType.FLOAT64 if dtype == "f64" else oeq.DType.FLOAT32
+    problem.set_dtypes(d, d)
+    return problem
+
+
+def time_ms(fn, runs):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop))
+    return statistics.median(times)
+
+
+def rel(a, b):
+    a, b = a.double(), b.double()
+    return ((a - b).norm() / b.norm().clamp_min(1e-300)).item()
+
+
+def copy_bandwidth_gbs():
+    n = 1 << 28  # 1 GiB of float32
+    src = torch.empty(n, dtype=torch.float32, device="cuda").normal_()
+    dst = torch.empty_like(src)
+    ms = time_ms(lambda: dst.copy_(src), 10)
+    return 2 * 4 * n / ms / 1e6
+
+
+def run_one(entry, batch, runs, floor_gbs):
+    name, in1, in2, out, kind, shared, dtype, oeq_fwd_anchor, oeq_fb_anchor = entry
+    out = out or in1
+    tdtype = torch.float64 if dtype == "f64" else torch.float32
+    torch.set_default_dtype(tdtype)  # before building: e3nn's w3j buffers take it
+    tp = build_e3nn(in1, in2, out, kind, shared).cuda()
+    problem = build_oeq(in1, in2, out, kind, shared, dtype)
+    plan = oeq.Plan.tp(problem, oeq.Backend.CUDA)
+    numel = tp.weight_numel
+    assert numel == plan.weight_numel, f"{name}: weight_numel e3nn {numel} != oeq {plan.weight_numel}"
+    assert tp.irreps_out.dim == plan.z_dim, f"{name}: out dim e3nn {tp.irreps_out.dim} != oeq {plan.z_dim}"
+    gen = torch.Generator(device="cuda").manual_seed(1234)
+    dev = dict(device="cuda", dtype=tdtype)
+    x = torch.randn(batch, plan.x_dim, generator=gen, **dev)
+    y = torch.randn(batch, plan.y_dim, generator=gen, **dev)
+    w = torch.randn(numel, generator=gen, **dev) if shared else torch.randn(batch, numel, generator=gen, **dev)
+    dz = torch.randn(batch, plan.z_dim, generator=gen, **dev)
+    stream = torch.cuda.current_stream().cuda_stream
+
+    # Agreement first: forward and the three gradients.
+    xg, yg, wg = (t.clone().requires_grad_(True) for t in (x, y, w))
+    ze = tp(xg, yg, wg)
+    ze.backward(dz)
+    z = torch.full_like(ze, float("nan"))
+    dx, dy, dw = (torch.full_like(t, float("nan")) for t in (x, y, w))
+    plan.tp_forward(x, y, w, z, stream=stream)
+    plan.tp_backward(x, y, w, dz, dx, dy, dw, stream=stream)
+    torch.cuda.synchronize()
+    errors = [rel(z, ze), rel(dx, xg.grad), rel(dy, yg.grad), rel(dw, wg.grad)]
+    del xg, yg, wg, ze
+
+    with torch.no_grad():
+        e3nn_fwd = time_ms(lambda: tp(x, y, w), runs)
+    xg, yg, wg = (t.clone().requires_grad_(True) for t in (x, y, w))
+
+    def e3nn_fb():
+        tp(xg, yg, wg).backward(dz)
+
+    e3nn_fb_ms = time_ms(e3nn_fb, max(3, runs // 2))
+    del xg, yg, wg
+    oeq_fwd = time_ms(lambda: plan.tp_forward(x, y, w, z, stream=stream), runs)
+
+    def oeq_fb():
+        plan.tp_forward(x, y, w, z, stream=stream)
+        plan.tp_backward(x, y, w, dz, dx, dy, dw, stream=stream)
+
+    oeq_fb_ms = time_ms(oeq_fb, runs)
+    item = x.element_size()
+    moved = item * (x.numel() + y.numel() + z.numel()) + w.element_size() * w.numel()
+    floor_ms = moved / floor_gbs / 1e6
+    plan.close()
+    problem.close()
+    del tp, x, y, w, dz, z, dx, dy, dw
+    torch.cuda.empty_cache()
+    return dict(name=name, dtype=dtype, e3nn_fwd=e3nn_fwd, oeq_fwd=oeq_fwd, e3nn_fb=e3nn_fb_ms, oeq_fb=oeq_fb_ms,
+                anchor_fwd=oeq_fwd_anchor, anchor_fb=oeq_fb_anchor, floor=floor_ms, err=max(errors))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=50000)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    floor_gbs = copy_bandwidth_gbs()
+    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, e3nn {__import__('e3nn').__version__}, "
+          f"oeq {oeq.version()}, batch {args.batch}, copy bandwidth {floor_gbs:.0f} GB/s", flush=True)
+    header = ("| problem | dtype | e3nn fwd ms | oeq fwd ms | speedup | OEQ's | e3nn fwd+bwd ms | oeq fwd+bwd ms "
+              "| speedup | OEQ's | oeq fwd vs floor | max rel err |")
+    print(header)
+    print("|" + "---|" * 12)
+    failed = 0
+    for entry in ANCHORS:
+        if only and entry[0] not in only:
+            continue
+        try:
+            r = run_one(entry, args.batch, args.runs, floor_gbs)
+        except Exception as exc:  # report and go on: one problem must not hide the others
+            print(f"| {entry[0]} | {entry[6]} | error: {exc} |", flush=True)
+            failed += 1
+            continue
+        tol = 1e-12 if r["dtype"] == "f64" else 1e-5
+        ok = r["err"] <= tol
+        failed += not ok
+        print(f"| {r['name']} | {r['dtype']} | {r['e3nn_fwd']:.3f} | {r['oeq_fwd']:.3f} | "
+              f"{r['e3nn_fwd'] / r['oeq_fwd']:.1f}x | {r['anchor_fwd']}x | {r['e3nn_fb']:.2f} | {r['oeq_fb']:.3f} | "
+              f"{r['e3nn_fb'] / r['oeq_fb']:.1f}x | {r['anchor_fb']}x | {100 * r['floor'] / r['oeq_fwd']:.0f}% | "
+              f"{r['err']:.1e}{'' if ok else ' FAIL'} |", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

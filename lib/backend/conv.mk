@@ -1,0 +1,1 @@
+# lib/backend/conv.mk: filled in by its area

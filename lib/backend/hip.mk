@@ -1,0 +1,1 @@
+# lib/backend/hip.mk: filled in by its area
