@@ -4,4 +4,4 @@
 # line) go to stderr, which the driver copies into the suite's .log file.
 suite=$1
 shift
-exec "$suite" --tap=/dev/stdout -j1 --ascii "$@"
+exec "$suite" --tap=/dev/stdout -j1 "$@"

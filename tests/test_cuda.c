@@ -41,7 +41,7 @@ static void gpu_setup(void) {
 
 /* ----------------------------------------------------------- test problems */
 
-typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS } problem_id_t;
+typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T } problem_id_t;
 
 /* Every mode, weighted and unweighted, several paths into one output, an
  * output block no path reaches, an input block no path reads. */
@@ -84,6 +84,15 @@ static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t 
     case P_TETRIS:
       st = oeq_problem_create_fully_connected("64x0e+24x1e+24x1o+16x2e+16x2o", "1x0e+1x1o+1x2e",
                                               "0o+6x0e", &p);
+      break;
+    /* uvw with wide outputs (lanes across o in the backward): one pair per
+     * path (tetris-poly-1), and many pairs (e3tools_transformer). */
+    case P_TETRIS1:
+      st = oeq_problem_create_fully_connected("1x0e+1x1o+1x2e+1x3o", "1x0e+1x1o+1x2e+1x3o",
+                                              "64x0e+24x1e+24x1o+16x2e+16x2o", &p);
+      break;
+    case P_E3T:
+      st = oeq_problem_create_fully_connected("64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", &p);
       break;
   }
   cr_assert_eq(st, OEQ_SUCCESS, "%s", oeq_last_error());
@@ -248,6 +257,9 @@ Test(cuda, mace_large_f64) { check_problem(P_MACE, OEQ_FLOAT64, OEQ_FLOAT64, OEQ
 Test(cuda, nequip_lips_f32_ir_mul) { check_problem(P_LIPS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 0, 0); }
 Test(cuda, diffdock_f32) { check_problem(P_DIFFDOCK, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 1); }
 Test(cuda, tetris_shared_f32) { check_problem(P_TETRIS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 1); }
+Test(cuda, tetris1_shared_f32) { check_problem(P_TETRIS1, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
+Test(cuda, e3tools_transformer_shared_f64_ir_mul) { check_problem(P_E3T, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_IR_MUL, 1, 0); }
+Test(cuda, e3tools_transformer_per_row_f32) { check_problem(P_E3T, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 0); }
 
 /* ------------------------------------------------------ streams, threads */
 

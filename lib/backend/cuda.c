@@ -14,6 +14,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda_api.h"
+#include "backend/cuda_conv.h"
 #include "backend/kcache.h"
 #include "codegen/tp_codegen.h"
 #include "problem.h"
@@ -30,6 +31,7 @@ typedef struct cuda_plan {
   int warps_per_block;
   int zero_dw_first;
   size_t dw_bytes;
+  oeq_cuda_conv_t *conv; /* conv plans: the fused convolution (cuda_conv.c) */
 } cuda_plan_t;
 
 /* ------------------------------------------------------------- context */
@@ -151,10 +153,11 @@ static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, cons
 }
 
 static void release(const oeq_cuda_api_t *cu, cuda_plan_t *cp) {
-  if (cp->module) {
+  if (cp->module || cp->conv) {
     int pushed = 0;
     if (enter(cu, cp->context, &pushed, NULL) == OEQ_SUCCESS) {
-      cu->cuModuleUnload(cp->module);
+      if (cp->module) cu->cuModuleUnload(cp->module);
+      oeq_cuda_conv_release(cu, cp->conv);
       leave(cu, pushed);
     }
   }
@@ -165,8 +168,6 @@ static void release(const oeq_cuda_api_t *cu, cuda_plan_t *cp) {
 static oeq_status_t cuda_plan_init(oeq_plan_t *plan, oeq_error_t *err) {
   const oeq_cuda_api_t *cu = oeq_cuda_api(err);
   if (!cu) return OEQ_ERROR_BACKEND_UNAVAILABLE;
-  if (plan->kind != OEQ_PLAN_TP)
-    return oeq_fail(err, OEQ_ERROR_UNSUPPORTED, "the CUDA backend has no fused convolution yet");
   cuda_plan_t *cp = calloc(1, sizeof *cp);
   if (!cp) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory creating a CUDA plan");
   CUresult r = cu->cuDeviceGet(&cp->device, plan->device);
@@ -202,6 +203,16 @@ static oeq_status_t cuda_plan_init(oeq_plan_t *plan, oeq_error_t *err) {
   if (st != OEQ_SUCCESS) {
     release(cu, cp);
     return st;
+  }
+  if (plan->kind == OEQ_PLAN_CONV) { /* conv plans compile only the conv kernels */
+    st = oeq_cuda_conv_init(cu, plan, major * 10 + minor, sm_count, optin, &cp->conv, err);
+    leave(cu, pushed);
+    if (st != OEQ_SUCCESS) {
+      release(cu, cp);
+      return st;
+    }
+    plan->impl = cp;
+    return OEQ_SUCCESS;
   }
   oeq_codegen_target_t target = {.dialect = OEQ_DIALECT_CUDA,
                                  .warps_per_block = 4,
@@ -301,14 +312,32 @@ static oeq_status_t cuda_tp_backward(const oeq_plan_t *plan, int64_t batch, cons
 
 static oeq_status_t cuda_conv_workspace_size(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows,
                                              int64_t edges, size_t *bytes, oeq_error_t *err) {
-  (void)plan, (void)x_rows, (void)z_rows, (void)edges, (void)bytes;
-  return oeq_fail(err, OEQ_ERROR_UNSUPPORTED, "the CUDA backend has no fused convolution yet");
+  return oeq_cuda_conv_workspace_size(plan, x_rows, z_rows, edges, bytes, err);
 }
 
-static oeq_status_t cuda_conv_unsupported(const oeq_plan_t *plan, const oeq_conv_args_t *args,
-                                          oeq_error_t *err) {
-  (void)plan, (void)args;
-  return oeq_fail(err, OEQ_ERROR_UNSUPPORTED, "the CUDA backend has no fused convolution yet");
+/* Conv calls run in cuda_conv.c with the plan's context current. */
+static oeq_status_t cuda_conv_call(const oeq_plan_t *plan, const oeq_conv_args_t *args, int backward,
+                                   oeq_error_t *err) {
+  const oeq_cuda_api_t *cu = oeq_cuda_api(err);
+  const cuda_plan_t *cp = plan->impl;
+  if (!cu || !cp || !cp->conv) return OEQ_ERROR_INTERNAL;
+  int pushed = 0;
+  oeq_status_t st = enter(cu, cp->context, &pushed, err);
+  if (st != OEQ_SUCCESS) return st;
+  st = backward ? oeq_cuda_conv_backward(cu, plan, cp->conv, args, err)
+                : oeq_cuda_conv_forward(cu, plan, cp->conv, args, err);
+  leave(cu, pushed);
+  return st;
+}
+
+static oeq_status_t cuda_conv_forward(const oeq_plan_t *plan, const oeq_conv_args_t *args,
+                                      oeq_error_t *err) {
+  return cuda_conv_call(plan, args, 0, err);
+}
+
+static oeq_status_t cuda_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t *args,
+                                       oeq_error_t *err) {
+  return cuda_conv_call(plan, args, 1, err);
 }
 
 static const oeq_backend_ops_t cuda_ops = {
@@ -320,8 +349,8 @@ static const oeq_backend_ops_t cuda_ops = {
     .tp_forward = cuda_tp_forward,
     .tp_backward = cuda_tp_backward,
     .conv_workspace_size = cuda_conv_workspace_size,
-    .conv_forward = cuda_conv_unsupported,
-    .conv_backward = cuda_conv_unsupported,
+    .conv_forward = cuda_conv_forward,
+    .conv_backward = cuda_conv_backward,
 };
 
 const oeq_backend_ops_t *oeq_backend_cuda(void) { return &cuda_ops; }

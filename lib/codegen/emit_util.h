@@ -25,6 +25,12 @@ typedef struct emit_ctx {
   size_t fwd_xs, fwd_ys, fwd_scratch, fwd_pairs, fwd_per_warp;
   size_t bwd_xs, bwd_ys, bwd_dxs, bwd_dys, bwd_scratch, bwd_per_warp;
   size_t bwd_dw_block; /* shared-weight dw accumulator at the block's start (0: none) */
+  /* 1: bwd_dw_block holds one private dw copy per warp (plain adds, no
+   * atomics; summed over the warps at the end); 0: one copy per block. */
+  int bwd_dw_private;
+  size_t bwd_dw_copy; /* bytes of one copy */
+  /* pair modes: dz row, t[q][k] of a pair chunk, a 32 x 33 weight tile */
+  size_t bwd_dzs, bwd_pt, bwd_wst;
 } emit_ctx_t;
 
 /* A CG coefficient (or any constant) as an exact hex literal of the compute type. */

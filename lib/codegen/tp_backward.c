@@ -23,6 +23,8 @@
 static void emit_dw(const emit_ctx_t *c, const char *index, const char *value) {
   if (!c->s->shared_weights)
     oeq_sb_printf(c->sb, "  dwr[%s] = (oeq_wt)(%s);\n", index, value);
+  else if (c->bwd_dw_private) /* the warp's own copy; one lane per weight */
+    oeq_sb_printf(c->sb, "  dws[%s] += %s;\n", index, value);
   else if (c->bwd_dw_block)
     oeq_sb_printf(c->sb, "  atomicAdd(&dws[%s], %s);\n", index, value);
   else
@@ -112,6 +114,14 @@ static void emit_warp_sum_grad(const emit_ctx_t *c, const char *dst, int64_t off
   }
 }
 
+/* uvu with a single v (the usual in2 of 1x0e+1x1o+...): dy of the whole
+ * row is kept as per-lane partial sums in registers dyr<i> and reduced across
+ * the warp once per row, instead of a warp sum per path and output chunk. */
+#define DY_REGISTERS_MAX 32
+static int dy_in_registers(const emit_ctx_t *c, const oeq_path_t *p) {
+  return p->mode == OEQ_MODE_UVU && p->mul2 == 1 && c->s->y_dim <= DY_REGISTERS_MAX;
+}
+
 static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
   int ua[64], ub[64], uc[64];
   emit_used_indices(p, ua, ub, uc);
@@ -166,7 +176,15 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
     case OEQ_MODE_UVU:
       for (int a = 0; a < p->d1; a++)
         if (ua[a]) oeq_sb_printf(c->sb, "  dxa%d += %s%sgx%d;\n", a, wt ? "wv" : "", wt ? " * " : "", a);
-      emit_warp_sum_grad(c, "dys", p->y_offset, p->mul2, p->d2, ub, "v", "gy", scale);
+      if (dy_in_registers(c, p)) {
+        /* v = 0 on every lane: per-lane partial sums, one warp sum per row */
+        for (int b = 0; b < p->d2; b++)
+          if (ub[b])
+            oeq_sb_printf(c->sb, "  dyr%lld += %s%sgy%d;\n", (long long)(p->y_offset + b),
+                          wt ? "wv" : "", wt ? " * " : "", b);
+      } else {
+        emit_warp_sum_grad(c, "dys", p->y_offset, p->mul2, p->d2, ub, "v", "gy", scale);
+      }
       oeq_sb_puts(c->sb, "  }\n  if (act) {\n");
       emit_add_grad(c, "dxs", p->x_offset, p->mul1, p->d1, ua, "u", "dxa", NULL, 0);
       oeq_sb_puts(c->sb, "  }\n");
@@ -191,33 +209,78 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_puts(c->sb, "  }\n");
 }
 
-static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p) {
-  int ua[64], ub[64], uc[64];
-  emit_used_indices(p, ua, ub, uc);
-  const int uvw = p->mode == OEQ_MODE_UVW, wt = p->has_weight;
-  const long long n_pairs = uvw ? (long long)(p->mul1 * p->mul2) : (long long)p->mul1;
-  char idx[128], lit[64];
-  oeq_sb_printf(c->sb, "  for (int q0 = 0; q0 < %lld; q0 += OEQ_WARP) {\n", n_pairs);
+/* The dx / dy gradients of lane q's pair from g<k> (zero on inactive lanes).
+ * Lanes share u when mul2 > 1 (uvw) and v when mul1 > 1: a warp sum where
+ * every lane shares one index, else shared-memory atomics. */
+static void emit_pair_input_grads(const emit_ctx_t *c, const oeq_path_t *p, const int ua[],
+                                  const int ub[]) {
+  char lit[64];
+  const int uvw = p->mode == OEQ_MODE_UVW;
+  emit_zeros(c, "gx", p->d1, ua);
+  emit_zeros(c, "gy", p->d2, ub);
+  for (int i = 0; i < p->nnz; i++) {
+    const oeq_cg_nonzero_t *n = &p->nz[i];
+    oeq_sb_printf(c->sb, "  { const oeq_ct k = %s * g%d; gx%d += k * yb%d; gy%d += k * xa%d; }\n",
+                  emit_literal(c, n->value, lit), n->c, n->a, n->b, n->b, n->a);
+  }
+  const int x_shared = uvw && p->mul2 > 1, y_shared = uvw && p->mul1 > 1;
+  /* mul1 == 1: every lane has u = 0; mul2 == 1: every lane has v = 0 */
+  const int x_sum = x_shared && p->mul1 == 1, y_sum = y_shared && p->mul2 == 1;
+  if (x_sum) emit_warp_sum_grad(c, "dxs", p->x_offset, p->mul1, p->d1, ua, "0", "gx", NULL);
+  if (y_sum) emit_warp_sum_grad(c, "dys", p->y_offset, p->mul2, p->d2, ub, "0", "gy", NULL);
+  oeq_sb_puts(c->sb, "  if (act) {\n");
+  if (!x_sum) emit_add_grad(c, "dxs", p->x_offset, p->mul1, p->d1, ua, "u", "gx", NULL, x_shared);
+  if (!y_sum) emit_add_grad(c, "dys", p->y_offset, p->mul2, p->d2, ub, "v", "gy", NULL, y_shared);
+  oeq_sb_puts(c->sb, "  }\n");
+}
+
+/* Pair-mode opening of a chunk of 32 pairs: lane q's operands, and (weighted)
+ * t[q][k] = sum_ab C x y in registers tk<k>. */
+static void emit_pair_operands(const emit_ctx_t *c, const oeq_path_t *p, const int ua[],
+                               const int ub[], const int uc[], long long n_pairs) {
+  char lit[64];
+  const int uvw = p->mode == OEQ_MODE_UVW;
   oeq_sb_printf(c->sb, "  const int q = q0 + lane; const bool act = q < %lld;\n", n_pairs);
   if (uvw)
     oeq_sb_printf(c->sb, "  const int u = act ? q / %lld : 0, v = act ? q %% %lld : 0;\n",
                   (long long)p->mul2, (long long)p->mul2);
   else
     oeq_sb_puts(c->sb, "  const int u = act ? q : 0, v = u;\n");
+  oeq_sb_puts(c->sb, "  (void)u; (void)v;\n");
   emit_operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, ua, "u", "act");
   emit_operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, ub, "v", "act");
   emit_zeros(c, "g", p->d3, uc);
-  if (wt) {
+  if (p->has_weight) {
     emit_zeros(c, "tk", p->d3, uc);
     for (int i = 0; i < p->nnz; i++)
       oeq_sb_printf(c->sb, "  tk%d += %s * xa%d * yb%d;\n", p->nz[i].c,
                     emit_literal(c, p->nz[i].value, lit), p->nz[i].a, p->nz[i].b);
   }
+}
+
+/* dz[o][k] from the staged dz row, o a C expression. */
+static const char *dz_at(const emit_ctx_t *c, const oeq_path_t *p, const char *o, int k,
+                         char buf[160]) {
+  char idx[128];
+  snprintf(buf, 160, "(oeq_ct)dzs[%s]",
+           emit_block_index(c->s->layout, p->z_offset, p->mul3, p->d3, o, k, idx));
+  return buf;
+}
+
+/* Pair mode, lanes across the pairs q (narrow outputs, mul3 < 8): each lane
+ * forms g[k] = sum_o W[q][o] dz[o][k] and dW[q][o] = sum_k t[q][k] dz[o][k];
+ * dz is a broadcast from the staged row. */
+static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
+  int ua[64], ub[64], uc[64];
+  emit_used_indices(p, ua, ub, uc);
+  const int uvw = p->mode == OEQ_MODE_UVW, wt = p->has_weight;
+  const long long n_pairs = uvw ? (long long)(p->mul1 * p->mul2) : (long long)p->mul1;
+  char dz[160];
+  oeq_sb_printf(c->sb, "  for (int q0 = 0; q0 < %lld; q0 += OEQ_WARP) {\n", n_pairs);
+  emit_pair_operands(c, p, ua, ub, uc, n_pairs);
   oeq_sb_printf(c->sb, "  for (int o = 0; o < %lld; ++o) {\n", (long long)p->mul3);
   for (int k = 0; k < p->d3; k++)
-    if (uc[k])
-      oeq_sb_printf(c->sb, "  const oeq_ct gz%d = (oeq_ct)dzr[%s];\n", k,
-                    emit_block_index(c->s->layout, p->z_offset, p->mul3, p->d3, "o", k, idx));
+    if (uc[k]) oeq_sb_printf(c->sb, "  const oeq_ct gz%d = %s;\n", k, dz_at(c, p, "o", k, dz));
   if (wt) {
     char widx[128];
     snprintf(widx, sizeof widx, "%lld + (long long)q * %lld + o", (long long)p->w_offset,
@@ -233,19 +296,92 @@ static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p) {
   for (int k = 0; k < p->d3; k++)
     if (uc[k]) oeq_sb_printf(c->sb, "  g%d += %sgz%d;\n", k, wt ? "wv * " : "", k);
   oeq_sb_puts(c->sb, "  }\n");
-  emit_zeros(c, "gx", p->d1, ua);
-  emit_zeros(c, "gy", p->d2, ub);
-  for (int i = 0; i < p->nnz; i++) {
-    const oeq_cg_nonzero_t *n = &p->nz[i];
-    oeq_sb_printf(c->sb, "  { const oeq_ct k = %s * g%d; gx%d += k * yb%d; gy%d += k * xa%d; }\n",
-                  emit_literal(c, n->value, lit), n->c, n->a, n->b, n->b, n->a);
+  emit_pair_input_grads(c, p, ua, ub);
+  oeq_sb_puts(c->sb, "  }\n");
+}
+
+/* Pair mode, lanes across the output multiplicity o (as in the forward), for
+ * a chunk of 32 pairs at a time:
+ *  1. lane q: t[q][k] into shared memory (pt);
+ *  2. per chunk of 32 outputs, lane o: for every pair j of the chunk,
+ *     W[j][o] read coalesced (kept in the tile wst[j][o]) and
+ *     dW[j][o] = sum_k t[j][k] dz[o][k] written coalesced (per-row dw) or
+ *     added to the warp's private copy (shared dw, no atomics);
+ *  3. lane q: g[k] += sum_o wst[q][o] dz[o][k] (the tile's rows padded to
+ *     33, so that the lanes' column reads hit distinct banks).
+ * A single pair (mul1 = mul2 = 1) skips the tile: g is a warp sum. */
+static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
+  int ua[64], ub[64], uc[64];
+  emit_used_indices(p, ua, ub, uc);
+  const int uvw = p->mode == OEQ_MODE_UVW;
+  const long long n_pairs = uvw ? (long long)(p->mul1 * p->mul2) : (long long)p->mul1;
+  const long long m3 = (long long)p->mul3;
+  const int single = n_pairs == 1;
+  char dz[160];
+  oeq_sb_printf(c->sb, "  for (int q0 = 0; q0 < %lld; q0 += OEQ_WARP) {\n", n_pairs);
+  emit_pair_operands(c, p, ua, ub, uc, n_pairs);
+  /* the previous chunk's (or path's) readers of pt are done */
+  oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
+  for (int k = 0; k < p->d3; k++)
+    if (uc[k]) oeq_sb_printf(c->sb, "  pt[lane * %d + %d] = tk%d;\n", p->d3, k, k);
+  oeq_sb_printf(c->sb, "  OEQ_SYNCWARP();\n  const int np = min(OEQ_WARP, %lld - q0);\n", n_pairs);
+  if (single) oeq_sb_puts(c->sb, "  (void)np;\n");
+  oeq_sb_printf(c->sb, "  for (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", m3);
+  oeq_sb_printf(c->sb, "  const int o = o0 + lane; const bool oact = o < %lld;\n", m3);
+  for (int k = 0; k < p->d3; k++)
+    if (uc[k]) oeq_sb_printf(c->sb, "  const oeq_ct gz%d = oact ? %s : (oeq_ct)0;\n", k, dz_at(c, p, "o", k, dz));
+  char widx[160];
+  if (single) {
+    snprintf(widx, sizeof widx, "%lld + o", (long long)p->w_offset);
+    oeq_sb_puts(c->sb, "  {\n");
+  } else {
+    snprintf(widx, sizeof widx, "%lld + (long long)(q0 + j) * %lld + o", (long long)p->w_offset, m3);
+    oeq_sb_puts(c->sb, "  #pragma unroll 4\n  for (int j = 0; j < np; ++j) {\n");
   }
-  /* Lanes share u when mul2 > 1 (uvw) and v when mul1 > 1. */
-  const int x_shared = uvw && p->mul2 > 1, y_shared = uvw && p->mul1 > 1;
-  oeq_sb_puts(c->sb, "  if (act) {\n");
-  emit_add_grad(c, "dxs", p->x_offset, p->mul1, p->d1, ua, "u", "gx", NULL, x_shared);
-  emit_add_grad(c, "dys", p->y_offset, p->mul2, p->d2, ub, "v", "gy", NULL, y_shared);
-  oeq_sb_puts(c->sb, "  }\n  }\n");
+  oeq_sb_printf(c->sb, "  const oeq_ct wv = oact ? (oeq_ct)wr[%s] : (oeq_ct)0;\n", widx);
+  if (!single) oeq_sb_puts(c->sb, "  wst[j * (OEQ_WARP + 1) + lane] = wv;\n");
+  oeq_sb_puts(c->sb, "  const oeq_ct dwv = (oeq_ct)0");
+  for (int k = 0; k < p->d3; k++)
+    if (uc[k]) {
+      if (single)
+        oeq_sb_printf(c->sb, " + pt[%d] * gz%d", k, k);
+      else
+        oeq_sb_printf(c->sb, " + pt[j * %d + %d] * gz%d", p->d3, k, k);
+    }
+  oeq_sb_puts(c->sb, ";\n");
+  oeq_sb_puts(c->sb, "  if (oact) {\n");
+  emit_dw(c, widx, "dwv");
+  oeq_sb_puts(c->sb, "  }\n");
+  if (single)
+    for (int k = 0; k < p->d3; k++)
+      if (uc[k]) oeq_sb_printf(c->sb, "  g%d += wv * gz%d;\n", k, k);
+  oeq_sb_puts(c->sb, "  }\n");
+  if (!single) {
+    oeq_sb_printf(c->sb,
+                  "  OEQ_SYNCWARP();\n"
+                  "  if (act) {\n  const int no = min(OEQ_WARP, %lld - o0);\n"
+                  "  for (int oo = 0; oo < no; ++oo) {\n"
+                  "  const oeq_ct wq = wst[lane * (OEQ_WARP + 1) + oo];\n",
+                  m3);
+    for (int k = 0; k < p->d3; k++)
+      if (uc[k]) oeq_sb_printf(c->sb, "  g%d += wq * %s;\n", k, dz_at(c, p, "o0 + oo", k, dz));
+    oeq_sb_puts(c->sb, "  } }\n  OEQ_SYNCWARP();\n");
+  }
+  oeq_sb_puts(c->sb, "  }\n");
+  if (single) /* every lane holds part of the sum over o; lane 0 owns the pair */
+    for (int k = 0; k < p->d3; k++)
+      if (uc[k]) oeq_sb_printf(c->sb, "  g%d = oeq_warp_sum(g%d);\n", k, k);
+  emit_pair_input_grads(c, p, ua, ub);
+  oeq_sb_puts(c->sb, "  }\n");
+}
+
+static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p) {
+  /* Lanes across o need mul3 wide enough to fill a fair part of the warp;
+   * unweighted paths have no W or dW to coalesce. */
+  if (p->has_weight && p->mul3 >= 8)
+    emit_pair_path_olanes(c, p);
+  else
+    emit_pair_path_qlanes(c, p);
 }
 
 void emit_tp_backward(const emit_ctx_t *c) {
@@ -263,22 +399,36 @@ void emit_tp_backward(const emit_ctx_t *c) {
               "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
               "  const int lane = threadIdx.x % OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
               "  (void)w; (void)dw;\n");
-  if (c->bwd_dw_block)
+  const long long dw_copy = (long long)(c->bwd_dw_copy / (c->ct_is_double ? 8 : 4));
+  if (c->bwd_dw_block) {
     oeq_sb_printf(c->sb,
-                  "  oeq_ct *dws = reinterpret_cast<oeq_ct *>(oeq_smem);\n"
-                  "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) dws[i] = (oeq_ct)0;\n"
+                  "  oeq_ct *dwb = reinterpret_cast<oeq_ct *>(oeq_smem);\n"
+                  "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) dwb[i] = (oeq_ct)0;\n"
                   "  __syncthreads();\n",
-                  (long long)s->weight_numel);
-  oeq_sb_printf(c->sb,
-                "  unsigned char *mine = oeq_smem + %zu + warp * %zu;\n"
-                "  oeq_it *xs = reinterpret_cast<oeq_it *>(mine);\n"
-                "  oeq_it *ys = reinterpret_cast<oeq_it *>(mine + %zu);\n"
-                "  oeq_ct *dxs = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  oeq_ct *dys = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  oeq_ct *scr = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  (void)scr;\n",
-                c->bwd_dw_block, c->bwd_per_warp, c->bwd_xs, c->bwd_xs + c->bwd_ys,
-                c->bwd_xs + c->bwd_ys + c->bwd_dxs, c->bwd_xs + c->bwd_ys + c->bwd_dxs + c->bwd_dys);
+                  (long long)(c->bwd_dw_block / (c->ct_is_double ? 8 : 4)));
+    if (c->bwd_dw_private)
+      oeq_sb_printf(c->sb, "  oeq_ct *dws = dwb + warp * %lld;\n", dw_copy);
+    else
+      oeq_sb_puts(c->sb, "  oeq_ct *dws = dwb;\n");
+  }
+  {
+    const size_t scr_at = c->bwd_xs + c->bwd_ys + c->bwd_dxs + c->bwd_dys;
+    const size_t dzs_at = scr_at + c->bwd_scratch, pt_at = dzs_at + c->bwd_dzs,
+                 wst_at = pt_at + c->bwd_pt;
+    oeq_sb_printf(c->sb,
+                  "  unsigned char *mine = oeq_smem + %zu + warp * %zu;\n"
+                  "  oeq_it *xs = reinterpret_cast<oeq_it *>(mine);\n"
+                  "  oeq_it *ys = reinterpret_cast<oeq_it *>(mine + %zu);\n"
+                  "  oeq_ct *dxs = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                  "  oeq_ct *dys = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                  "  oeq_ct *scr = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                  "  oeq_it *dzs = reinterpret_cast<oeq_it *>(mine + %zu);\n"
+                  "  oeq_ct *pt = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                  "  oeq_ct *wst = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                  "  (void)scr; (void)dzs; (void)pt; (void)wst;\n",
+                  c->bwd_dw_block, c->bwd_per_warp, c->bwd_xs, c->bwd_xs + c->bwd_ys,
+                  c->bwd_xs + c->bwd_ys + c->bwd_dxs, scr_at, dzs_at, pt_at, wst_at);
+  }
   oeq_sb_printf(c->sb,
                 "  for (long long row = (long long)blockIdx.x * %d + warp; row < batch;\n"
                 "       row += (long long)gridDim.x * %d) {\n",
@@ -296,10 +446,22 @@ void emit_tp_backward(const emit_ctx_t *c) {
                   "  const oeq_wt *__restrict__ wr = w + row * %lld;\n"
                   "  oeq_wt *__restrict__ dwr = dw + row * %lld;\n  (void)dwr;\n",
                   (long long)s->weight_numel, (long long)s->weight_numel);
-  oeq_sb_printf(c->sb,
-                "  const oeq_it *__restrict__ dzr = dz + row * %lld;\n  (void)wr; (void)dzr;\n"
-                "  OEQ_SYNCWARP();\n",
+  oeq_sb_printf(c->sb, "  const oeq_it *__restrict__ dzr = dz + row * %lld;\n  (void)wr; (void)dzr;\n",
                 (long long)s->z_dim);
+  if (c->bwd_dzs) /* pair modes read dz both across lanes and as broadcasts */
+    oeq_sb_printf(c->sb, "  oeq_load_row(dzs, dzr, %lld, lane);\n", (long long)s->z_dim);
+  oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
+  int dyr_used[DY_REGISTERS_MAX] = {0};
+  for (int i = 0; i < s->n_paths; i++) {
+    const oeq_path_t *p = &s->paths[i];
+    if (!dy_in_registers(c, p)) continue;
+    int ua[64], ub[64], uc[64];
+    emit_used_indices(p, ua, ub, uc);
+    for (int b = 0; b < p->d2; b++)
+      if (ub[b]) dyr_used[p->y_offset + b] = 1;
+  }
+  for (int i = 0; i < DY_REGISTERS_MAX; i++)
+    if (dyr_used[i]) oeq_sb_printf(c->sb, "  oeq_ct dyr%d = (oeq_ct)0;\n", i);
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     oeq_sb_printf(c->sb, "  // path %d (instruction %d, %s, l=%d,%d->%d)\n", i, p->instruction,
@@ -310,16 +472,27 @@ void emit_tp_backward(const emit_ctx_t *c) {
       emit_direct_path(c, p);
     oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
   }
+  for (int i = 0; i < DY_REGISTERS_MAX; i++)
+    if (dyr_used[i])
+      oeq_sb_printf(c->sb, "  { const oeq_ct t = oeq_warp_sum(dyr%d); if (lane == 0) dys[%d] += t; }\n",
+                    i, i);
+  oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
   oeq_sb_printf(c->sb,
                 "  oeq_store_row(dx + row * %lld, dxs, %lld, lane);\n"
                 "  oeq_store_row(dy + row * %lld, dys, %lld, lane);\n"
                 "  OEQ_SYNCWARP();\n  }\n",
                 (long long)s->x_dim, (long long)s->x_dim, (long long)s->y_dim, (long long)s->y_dim);
-  if (c->bwd_dw_block)
+  if (c->bwd_dw_block) {
+    /* the block's copies summed: one global atomic per weight per block */
     oeq_sb_printf(c->sb,
                   "  __syncthreads();\n"
-                  "  for (int i = threadIdx.x; i < %lld; i += blockDim.x)\n"
-                  "    if (dws[i] != (oeq_ct)0) atomicAdd(&dw[i], (oeq_wt)dws[i]);\n",
+                  "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) {\n"
+                  "    oeq_ct t = dwb[i];\n",
                   (long long)s->weight_numel);
+    if (c->bwd_dw_private)
+      oeq_sb_printf(c->sb, "    for (int k = 1; k < %d; ++k) t += dwb[k * %lld + i];\n",
+                    c->warps_per_block, dw_copy);
+    oeq_sb_puts(c->sb, "    if (t != (oeq_ct)0) atomicAdd(&dw[i], (oeq_wt)t);\n  }\n");
+  }
   oeq_sb_puts(c->sb, "}\n");
 }

@@ -15,6 +15,10 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 /* A shared-weight dw accumulator per block pays off only while it leaves
  * room for several warps; past this, global atomics per row instead. */
 #define DW_BLOCK_MAX_BYTES (48 * 1024)
+/* Up to this size each warp keeps its own dw copy, so that the per-row
+ * updates are plain shared-memory adds (no atomics: every weight of a copy
+ * is only ever touched by one lane); the copies are summed once at the end. */
+#define DW_WARP_MAX_BYTES (32 * 1024)
 
 static void size_shared_memory(emit_ctx_t *c) {
   const oeq_schedule_t *s = c->s;
@@ -40,11 +44,19 @@ static void size_shared_memory(emit_ctx_t *c) {
   c->bwd_dxs = round16((size_t)s->x_dim * csz);
   c->bwd_dys = round16((size_t)s->y_dim * csz);
   c->bwd_scratch = round16(ws * (size_t)c->max_out_d * csz);
-  c->bwd_per_warp = c->bwd_xs + c->bwd_ys + c->bwd_dxs + c->bwd_dys + c->bwd_scratch;
+  c->bwd_dzs = c->max_pair_d3 ? round16((size_t)s->z_dim * isz) : 0;
+  c->bwd_pt = c->max_pair_d3 ? round16(ws * (size_t)c->max_pair_d3 * csz) : 0;
+  c->bwd_wst = c->max_pair_d3 ? round16(ws * (ws + 1) * csz) : 0;
+  c->bwd_per_warp = c->bwd_xs + c->bwd_ys + c->bwd_dxs + c->bwd_dys + c->bwd_scratch + c->bwd_dzs +
+                    c->bwd_pt + c->bwd_wst;
   c->bwd_dw_block = 0;
+  c->bwd_dw_private = 0;
+  c->bwd_dw_copy = 0;
   if (s->shared_weights && s->weight_numel > 0) {
     size_t dw_bytes = round16((size_t)s->weight_numel * csz);
-    if (dw_bytes <= DW_BLOCK_MAX_BYTES) c->bwd_dw_block = dw_bytes;
+    c->bwd_dw_copy = dw_bytes;
+    if (dw_bytes <= DW_WARP_MAX_BYTES) c->bwd_dw_private = 1;
+    else if (dw_bytes <= DW_BLOCK_MAX_BYTES) c->bwd_dw_block = dw_bytes;
   }
 }
 
@@ -85,10 +97,19 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
 
   size_t widest = c.fwd_per_warp > c.bwd_per_warp ? c.fwd_per_warp : c.bwd_per_warp;
   size_t room = target->max_shared_per_block;
+  if (c.bwd_dw_private && c.bwd_dw_copy + c.bwd_per_warp > room) {
+    /* not even one warp with a private copy: one copy per block, atomics */
+    c.bwd_dw_private = 0;
+    if (c.bwd_dw_copy <= DW_BLOCK_MAX_BYTES) c.bwd_dw_block = c.bwd_dw_copy;
+  }
   if (c.bwd_dw_block && c.bwd_dw_block + c.bwd_per_warp > room) c.bwd_dw_block = 0;
   int wpb = target->warps_per_block > 0 ? target->warps_per_block : 4;
-  while (wpb > 1 && ((size_t)wpb * widest > room || c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp > room))
+  for (;;) {
+    if (c.bwd_dw_private) c.bwd_dw_block = (size_t)wpb * c.bwd_dw_copy;
+    if (wpb == 1 || ((size_t)wpb * widest <= room && c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp <= room))
+      break;
     wpb--;
+  }
   if (widest > room)
     return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
                     "a row needs %zu bytes of shared memory, the device allows %zu per block "

@@ -187,10 +187,21 @@ static void emit_output_block(const emit_ctx_t *c, int ob) {
 
 void emit_tp_forward(const emit_ctx_t *c) {
   const oeq_schedule_t *s = c->s;
+  /* ptxas (through NVRTC) caps some forward kernels at 32-72 registers and
+   * spills 4-20 bytes (f32 and f64 on sm_80, f64 on sm_90); an explicit
+   * min-blocks of 1 (no real cap) steers it off that. f32 on sm_90 keeps the
+   * plain bound, measured fastest (min-blocks 2 there cost 10-30%, NOTES
+   * run 2). */
   oeq_sb_printf(c->sb,
-                "extern \"C\" __global__ void __launch_bounds__(%d)\n"
+                "#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ < 900 || %d)\n"
+                "#define OEQ_FWD_BOUNDS __launch_bounds__(%d, 1)\n"
+                "#else\n"
+                "#define OEQ_FWD_BOUNDS __launch_bounds__(%d)\n"
+                "#endif\n"
+                "extern \"C\" __global__ void OEQ_FWD_BOUNDS\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
                 "   const oeq_wt *__restrict__ w, oeq_it *__restrict__ z, long long batch) {\n",
+                c->ct_is_double, c->warps_per_block * c->warp_size,
                 c->warps_per_block * c->warp_size, OEQ_TP_FORWARD_KERNEL);
   oeq_sb_printf(c->sb,
                 "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"

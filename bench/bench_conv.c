@@ -1,0 +1,240 @@
+/* bench_conv.c: times oeq's fused CUDA convolution (shared/bench/anchors.md's
+ * conv cases) and prints a table.
+ *
+ * Problems mace-large and nequip-lips (float32, per-edge weights), atomic
+ * and deterministic mode. Cases: a random graph of 20,000 nodes and 400,000
+ * edges (receivers sorted), a latency case (500 nodes, 5,000 edges; the
+ * forward and forward+backward captured once in a CUDA graph and replayed)
+ * and a throughput case (100,000 nodes, 2,000,000 edges). CUDA events, 3
+ * warm-ups, median of 10 (25 graph replays for latency). "extra MB" is the
+ * device memory the call needs beyond inputs and outputs: its workspace.
+ * Usage: bench_conv [filter-substring] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda_api.h"
+#include "oeq.h"
+
+#define DEV(p) ((void *)(uintptr_t)(p))
+
+static const oeq_cuda_api_t *cu;
+
+#define CK(call)                                                                       \
+  do {                                                                                 \
+    CUresult r_ = (call);                                                              \
+    if (r_) {                                                                          \
+      fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, oeq_cuda_error_string(r_)); \
+      exit(1);                                                                         \
+    }                                                                                  \
+  } while (0)
+#define OK(call)                                                                       \
+  do {                                                                                 \
+    oeq_status_t s_ = (call);                                                          \
+    if (s_) {                                                                          \
+      fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, oeq_last_error()); \
+      exit(1);                                                                         \
+    }                                                                                  \
+  } while (0)
+
+typedef struct {
+  const char *label, *in1, *in2, *out;
+} prob_def_t;
+
+static const prob_def_t probs[] = {
+    {"mace-large", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o"},
+    {"nequip-lips", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e"},
+};
+
+static uint64_t rng_state = 88172645463325252ULL;
+static uint64_t rnd(void) {
+  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
+static CUdeviceptr dalloc(size_t bytes) {
+  CUdeviceptr p = 0;
+  CK(cu->cuMemAlloc(&p, bytes ? bytes : 16));
+  return p;
+}
+
+/* Random normal-ish floats (sum of uniforms), generated on the host once
+ * into a pool and copied in pieces (filling GBs on the host is slow). */
+static void fill(CUdeviceptr d, size_t n) {
+  static float *pool;
+  const size_t pool_n = 1 << 22;
+  if (!pool) {
+    pool = malloc((pool_n + 1024) * sizeof(float));
+    for (size_t i = 0; i < pool_n + 1024; i++)
+      pool[i] = (float)(((double)(rnd() >> 11) / 9007199254740992.0 + (double)(rnd() >> 11) / 9007199254740992.0) - 1.0);
+  }
+  for (size_t off = 0; off < n; off += pool_n) {
+    size_t k = n - off < pool_n ? n - off : pool_n;
+    CK(cu->cuMemcpyHtoD(d + off * 4, pool + (rnd() % 1024), k * 4));
+  }
+}
+
+typedef struct {
+  int64_t nodes, edges;
+  CUdeviceptr rows, cols, perm;
+} graph_t;
+
+static int cmp64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Random graph, receivers sorted; sender_perm by a stable counting sort. */
+static graph_t make_graph(int64_t nodes, int64_t edges) {
+  graph_t g = {nodes, edges, 0, 0, 0};
+  int64_t *key = malloc((size_t)edges * 8);
+  for (int64_t e = 0; e < edges; e++) key[e] = (int64_t)(rnd() % (uint64_t)nodes) * nodes + (int64_t)(rnd() % (uint64_t)nodes);
+  qsort(key, (size_t)edges, 8, cmp64);
+  int32_t *rows = malloc((size_t)edges * 4), *cols = malloc((size_t)edges * 4), *perm = malloc((size_t)edges * 4);
+  int64_t *start = calloc((size_t)nodes + 1, 8);
+  for (int64_t e = 0; e < edges; e++) {
+    rows[e] = (int32_t)(key[e] / nodes), cols[e] = (int32_t)(key[e] % nodes);
+    start[cols[e] + 1]++;
+  }
+  for (int64_t i = 0; i < nodes; i++) start[i + 1] += start[i];
+  for (int64_t e = 0; e < edges; e++) perm[start[cols[e]]++] = (int32_t)e;
+  g.rows = dalloc((size_t)edges * 4), g.cols = dalloc((size_t)edges * 4), g.perm = dalloc((size_t)edges * 4);
+  CK(cu->cuMemcpyHtoD(g.rows, rows, (size_t)edges * 4));
+  CK(cu->cuMemcpyHtoD(g.cols, cols, (size_t)edges * 4));
+  CK(cu->cuMemcpyHtoD(g.perm, perm, (size_t)edges * 4));
+  free(key), free(rows), free(cols), free(perm), free(start);
+  return g;
+}
+
+static void free_graph(graph_t *g) { cu->cuMemFree(g->rows), cu->cuMemFree(g->cols), cu->cuMemFree(g->perm); }
+
+static int cmpf(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct {
+  oeq_plan_t *plan;
+  int64_t nx, ny, nz, nw;
+  CUdeviceptr x, y, w, z, dz, dx, dy, dw, ws;
+  size_t ws_bytes;
+  const graph_t *g;
+  CUstream stream;
+} run_t;
+
+static void fwd(run_t *r) {
+  const graph_t *g = r->g;
+  OK(oeq_conv_forward(r->plan, g->nodes, g->nodes, g->edges, DEV(r->x), DEV(r->y), DEV(r->w), DEV(g->rows),
+                      DEV(g->cols), DEV(g->perm), DEV(r->z), DEV(r->ws), r->ws_bytes, r->stream));
+}
+
+static void bwd(run_t *r) {
+  const graph_t *g = r->g;
+  OK(oeq_conv_backward(r->plan, g->nodes, g->nodes, g->edges, DEV(r->x), DEV(r->y), DEV(r->w), DEV(r->dz),
+                       DEV(g->rows), DEV(g->cols), DEV(g->perm), DEV(r->dx), DEV(r->dy), DEV(r->dw), DEV(r->ws),
+                       r->ws_bytes, r->stream));
+}
+
+/* Median ms of `reps` runs of f (or of a replayed graph of it). */
+static float time_it(run_t *r, void (*f)(run_t *), int reps, int as_graph) {
+  CUevent a, b;
+  CK(cu->cuEventCreate(&a, 0));
+  CK(cu->cuEventCreate(&b, 0));
+  CUgraphExec exec = NULL;
+  CUgraph graph = NULL;
+  if (as_graph) {
+    CK(cu->cuStreamBeginCapture(r->stream, OEQ_CU_STREAM_CAPTURE_MODE_GLOBAL));
+    f(r);
+    CK(cu->cuStreamEndCapture(r->stream, &graph));
+    CK(cu->cuGraphInstantiate(&exec, graph, 0));
+  }
+  float t[64];
+  for (int i = 0; i < 3 + reps; i++) {
+    CK(cu->cuEventRecord(a, r->stream));
+    if (as_graph)
+      CK(cu->cuGraphLaunch(exec, r->stream));
+    else
+      f(r);
+    CK(cu->cuEventRecord(b, r->stream));
+    CK(cu->cuEventSynchronize(b));
+    if (i >= 3) CK(cu->cuEventElapsedTime(&t[i - 3], a, b));
+  }
+  if (exec) cu->cuGraphExecDestroy(exec), cu->cuGraphDestroy(graph);
+  cu->cuEventDestroy(a), cu->cuEventDestroy(b);
+  qsort(t, (size_t)reps, sizeof(float), cmpf);
+  return t[reps / 2];
+}
+
+static void fwd_bwd(run_t *r) { fwd(r), bwd(r); }
+
+static void bench_case(const char *label, const prob_def_t *pd, const graph_t *g, int latency, CUstream stream) {
+  oeq_problem_t *p = NULL;
+  OK(oeq_problem_create_channelwise(pd->in1, pd->in2, pd->out, &p));
+  run_t r = {.g = g, .stream = stream};
+  OK(oeq_problem_dims(p, &r.nx, &r.ny, &r.nz));
+  OK(oeq_problem_weight_numel(p, &r.nw));
+  int64_t n = g->nodes, E = g->edges;
+  r.x = dalloc((size_t)(n * r.nx) * 4), r.y = dalloc((size_t)(E * r.ny) * 4), r.w = dalloc((size_t)(E * r.nw) * 4);
+  r.z = dalloc((size_t)(n * r.nz) * 4), r.dz = dalloc((size_t)(n * r.nz) * 4), r.dx = dalloc((size_t)(n * r.nx) * 4);
+  r.dy = dalloc((size_t)(E * r.ny) * 4), r.dw = dalloc((size_t)(E * r.nw) * 4);
+  fill(r.x, (size_t)(n * r.nx)), fill(r.y, (size_t)(E * r.ny)), fill(r.w, (size_t)(E * r.nw));
+  fill(r.dz, (size_t)(n * r.nz));
+  /* bytes a forward must move: y, w per edge, x and z rows once */
+  double floor_gb = ((double)E * (r.ny + r.nw) + (double)n * (r.nx + r.nz)) * 4 / 1e9;
+  for (int det = 0; det < 2; det++) {
+    OK(oeq_plan_create_conv(p, OEQ_BACKEND_CUDA, 0, det ? OEQ_CONV_DETERMINISTIC : 0, &r.plan));
+    OK(oeq_conv_workspace_size(r.plan, n, n, E, &r.ws_bytes));
+    r.ws = dalloc(r.ws_bytes);
+    float tf, tb, tfb;
+    if (latency) {
+      tf = time_it(&r, fwd, 25, 1);
+      tfb = time_it(&r, fwd_bwd, 25, 1);
+      tb = tfb - tf;
+    } else {
+      tf = time_it(&r, fwd, 10, 0);
+      tb = time_it(&r, bwd, 10, 0);
+      tfb = tf + tb;
+    }
+    printf("| %s | %s | %lld / %lld | %s | %.3f | %.3f | %.3f | %.1f | %.2f |\n", pd->label, label,
+           (long long)n, (long long)E, det ? "deterministic" : "atomic", tf, tb, tfb, r.ws_bytes / 1e6,
+           floor_gb);
+    fflush(stdout);
+    cu->cuMemFree(r.ws);
+    oeq_plan_destroy(r.plan);
+  }
+  CUdeviceptr all[] = {r.x, r.y, r.w, r.z, r.dz, r.dx, r.dy, r.dw};
+  for (int i = 0; i < 8; i++) cu->cuMemFree(all[i]);
+  oeq_problem_destroy(p);
+}
+
+int main(int argc, char **argv) {
+  const char *filter = argc > 1 ? argv[1] : "";
+  if (!oeq_backend_available(OEQ_BACKEND_CUDA)) {
+    printf("bench_conv: no CUDA device (%s)\n", oeq_last_error());
+    return 0;
+  }
+  cu = oeq_cuda_api(NULL);
+  CUdevice dev;
+  CUcontext ctx;
+  CK(cu->cuDeviceGet(&dev, 0));
+  CK(cu->cuDevicePrimaryCtxRetain(&ctx, dev));
+  CK(cu->cuCtxPushCurrent(ctx));
+  char name[128] = "";
+  cu->cuDeviceGetName(name, sizeof name, dev);
+  CUstream stream;
+  CK(cu->cuStreamCreate(&stream, OEQ_CU_STREAM_NON_BLOCKING));
+  printf("device: %s\n", name);
+  printf("| problem | case | nodes / edges | mode | fwd ms | bwd ms | fwd+bwd ms | workspace MB | fwd bytes GB |\n");
+  printf("|---|---|---|---|---|---|---|---|---|\n");
+  struct { const char *label; int64_t nodes, edges; int latency; } cases[] = {
+      {"anchor", 20000, 400000, 0}, {"latency (graph replay)", 500, 5000, 1}, {"throughput", 100000, 2000000, 0}};
+  for (int c = 0; c < 3; c++) {
+    graph_t g = make_graph(cases[c].nodes, cases[c].edges);
+    for (int i = 0; i < 2; i++)
+      if (strstr(probs[i].label, filter) || strstr(cases[c].label, filter))
+        bench_case(cases[c].label, &probs[i], &g, cases[c].latency, stream);
+    free_graph(&g);
+  }
+  cu->cuStreamDestroy(stream);
+  return 0;
+}

@@ -1,0 +1,105 @@
+/* conv_codegen.c: sizes the conv kernels' shared memory, picks the types
+ * and writes the translation unit (prelude, forward, backward, helpers). */
+#include "codegen/conv_codegen.h"
+
+#include <stdlib.h>
+
+#include "codegen/conv_emit.h"
+#include "problem.h"
+
+#define MAX_D 63
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static const char conv_prelude[] =
+    "// fused graph convolution\n"
+    "/* Kahan: s + v with the running compensation c (no fast math, so the\n"
+    " * compiler keeps the order of these operations). */\n"
+    "__device__ __forceinline__ void oeq_kadd(oeq_ct &s, oeq_ct &c, oeq_ct v) {\n"
+    "  const oeq_ct yv = v - c; const oeq_ct t = s + yv; c = (t - s) - yv; s = t;\n"
+    "}\n"
+    "/* Sender of sender-order position i; -1 for a position whose edge\n"
+    " * index is out of range. */\n"
+    "__device__ __forceinline__ long long oeq_sender_at(const oeq_ix *cols, const oeq_ix *perm,\n"
+    "                                                   long long i, long long edges) {\n"
+    "  const long long p = (long long)perm[i];\n"
+    "  return p >= 0 && p < edges ? (long long)cols[p] : -1;\n"
+    "}\n";
+
+static oeq_status_t check_supported(const oeq_schedule_t *s, oeq_error_t *err) {
+  for (int i = 0; i < s->n_paths; i++) {
+    const oeq_path_t *p = &s->paths[i];
+    if (p->d1 > MAX_D || p->d2 > MAX_D || p->d3 > MAX_D)
+      return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
+                      "instruction %d: l up to %d is supported by the GPU code generator",
+                      p->instruction, (MAX_D - 1) / 2);
+    if (p->mul1 > 0x7fffffff / 64 || p->mul2 > 0x7fffffff / 64 || p->mul3 > 0x7fffffff / 64)
+      return oeq_fail(err, OEQ_ERROR_UNSUPPORTED, "instruction %d: multiplicity too large",
+                      p->instruction);
+  }
+  return OEQ_SUCCESS;
+}
+
+static void size_backward(conv_ctx_t *c) {
+  const oeq_schedule_t *s = c->e.s;
+  const size_t isz = oeq_dtype_size(s->irrep_dtype), csz = c->e.ct_is_double ? 8 : 4;
+  c->b_xs = round16((size_t)s->x_dim * isz);
+  c->b_ys = round16((size_t)s->y_dim * isz);
+  c->b_dxs = round16((size_t)s->x_dim * csz);
+  c->b_dxc = c->opt.kahan ? c->b_dxs : 0;
+  c->b_dys = round16((size_t)s->y_dim * csz);
+  c->b_dws = s->shared_weights ? round16((size_t)s->weight_numel * csz) : 0;
+  c->b_per_warp = c->b_xs + c->b_ys + c->b_dxs + c->b_dxc + c->b_dys + c->b_dws;
+}
+
+oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
+                              const oeq_conv_options_t *opt, oeq_conv_source_t *out,
+                              oeq_error_t *err) {
+  oeq_status_t st = check_supported(s, err);
+  if (st != OEQ_SUCCESS) return st;
+  conv_ctx_t c = {0};
+  oeq_strbuf_t sb;
+  oeq_sb_init(&sb);
+  c.e.sb = &sb;
+  c.e.s = s;
+  c.e.dialect = target->dialect;
+  c.e.warp_size = target->dialect == OEQ_DIALECT_HIP ? 64 : 32;
+  c.e.it = s->irrep_dtype == OEQ_FLOAT64 ? "double" : "float";
+  c.e.wt = s->weight_dtype == OEQ_FLOAT64 ? "double" : "float";
+  c.e.ct_is_double = s->irrep_dtype == OEQ_FLOAT64 || s->weight_dtype == OEQ_FLOAT64;
+  c.e.ct = c.e.ct_is_double ? "double" : "float";
+  c.e.loop_pragma = s->n_paths > 24 ? "#pragma unroll 1\n  " : "";
+  c.opt = *opt;
+  /* Compensation only pays where rounding is coarse (float compute). */
+  if (c.e.ct_is_double) c.opt.kahan = 0;
+  size_backward(&c);
+  int wpb = target->warps_per_block > 0 ? target->warps_per_block : 4;
+  while (wpb > 1 && (size_t)wpb * c.b_per_warp > target->max_shared_per_block) wpb--;
+  if (c.b_per_warp > target->max_shared_per_block)
+    return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
+                    "the conv backward needs %zu bytes of shared memory per warp, the device allows "
+                    "%zu per block (rows too wide for this GPU code generator)",
+                    c.b_per_warp, target->max_shared_per_block);
+  c.warps_per_block = wpb;
+  c.e.warps_per_block = wpb;
+
+  emit_prelude(&c.e);
+  oeq_sb_printf(&sb, "typedef %s oeq_ix;\n", opt->index64 ? "long long" : "int");
+  oeq_sb_puts(&sb, conv_prelude);
+  if (getenv("OEQ_TEST_BREAK_SOURCE")) oeq_sb_puts(&sb, "this_is_a_deliberate_error_for_oeq_tests;\n");
+  emit_conv_forward(&c);
+  emit_conv_backward(&c);
+  emit_conv_helpers(&c);
+  char *text = oeq_sb_take(&sb);
+  if (!text) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory generating conv kernel source");
+  *out = (oeq_conv_source_t){
+      .text = text,
+      .warp_size = c.e.warp_size,
+      .warps_per_block = wpb,
+      .forward_shared_bytes = 0,
+      .backward_shared_bytes = (size_t)wpb * c.b_per_warp,
+      .compute_size = c.e.ct_is_double ? 8 : 4,
+      .forward_items = conv_forward_items(s),
+  };
+  return OEQ_SUCCESS;
+}

@@ -1,0 +1,85 @@
+/* conv_codegen.h: CUDA / HIP source for the fused graph convolution.
+ *
+ * One translation unit per conv plan holds:
+ *  - oeq_conv_fwd: z[rows[e]] += TP(x[cols[e]], y[e], w[e]), gather, TP and
+ *    scatter fused (a per-edge message never reaches global memory);
+ *  - oeq_conv_bwd: dx (summed per sender), dy and dw (per edge) in one pass;
+ *  - oeq_conv_fwd_fixup / oeq_conv_bwd_fixup (deterministic mode): add the
+ *    partial rows of receivers (senders) split across warps, in a fixed order;
+ *  - oeq_conv_dw_reduce (shared weights): sums the per-segment dw partials
+ *    in a fixed order (no atomics, so dw is reproducible in both modes);
+ *  - oeq_conv_check: index validation (and sortedness in deterministic mode),
+ *    setting bits of an error word; launched only when checking is on.
+ *
+ * Work is cut into segments: contiguous runs of `seg_len` edges (forward, in
+ * edge order) or sender-order positions (backward). A warp owns a segment and
+ * accumulates while the receiver (sender) stays the same, so sorted input
+ * gives one write per row per segment. The segment length comes from the edge
+ * count alone (oeq_conv_segment_len), never from the device or the grid, so
+ * deterministic results do not depend on the launch configuration. */
+#ifndef OEQ_CONV_CODEGEN_H
+#define OEQ_CONV_CODEGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codegen/tp_codegen.h"
+#include "schedule.h"
+#include "status.h"
+
+typedef struct oeq_conv_options {
+  int deterministic; /* segmented writes + fix-up, no atomics */
+  int kahan;         /* compensated sums (deterministic, float compute) */
+  int index64;       /* rows / cols / sender_perm are int64 */
+} oeq_conv_options_t;
+
+typedef struct oeq_conv_source {
+  char *text; /* free() it */
+  int warp_size, warps_per_block;
+  size_t forward_shared_bytes, backward_shared_bytes; /* dynamic, per block */
+  size_t compute_size; /* bytes of the compute type (slots in the workspace) */
+  int forward_items;   /* forward warps per segment: launch n_seg * this */
+} oeq_conv_source_t;
+
+#define OEQ_CONV_FORWARD_KERNEL "oeq_conv_fwd"
+#define OEQ_CONV_BACKWARD_KERNEL "oeq_conv_bwd"
+#define OEQ_CONV_FORWARD_FIXUP_KERNEL "oeq_conv_fwd_fixup"
+#define OEQ_CONV_BACKWARD_FIXUP_KERNEL "oeq_conv_bwd_fixup"
+#define OEQ_CONV_DW_REDUCE_KERNEL "oeq_conv_dw_reduce"
+#define OEQ_CONV_CHECK_KERNEL "oeq_conv_check"
+
+/* Bits of the error word oeq_conv_check sets. */
+#define OEQ_CONV_BAD_ROW 1u
+#define OEQ_CONV_BAD_COL 2u
+#define OEQ_CONV_UNSORTED_ROWS 4u
+#define OEQ_CONV_BAD_PERM 8u
+
+/* Kernel signatures (IT/WT/CT: irrep, weight, compute types; IX: index type;
+ * all counts long long):
+ *   fwd(x, y, w, rows, cols, IT *z, CT *slots, x_rows, z_rows, edges, seg_len, n_seg,
+ *       int split)  (split: a warp per (segment, output block), else per segment)
+ *   bwd(x, y, w, dz, rows, cols, perm, IT *dx, IT *dy, WT *dw, CT *dx_slots,
+ *       CT *dw_slots, x_rows, z_rows, edges, seg_len, n_seg)
+ *   fwd_fixup(rows, IT *z, const CT *slots, z_rows, edges, seg_len, n_seg)
+ *   bwd_fixup(cols, perm, IT *dx, const CT *slots, x_rows, edges, seg_len, n_seg)
+ *   dw_reduce(const CT *dw_slots, WT *dw, n_seg)
+ *   check(rows, cols, perm, unsigned *word, x_rows, z_rows, edges)
+ * perm is ignored (may be NULL) unless deterministic. */
+oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
+                              const oeq_conv_options_t *opt, oeq_conv_source_t *out,
+                              oeq_error_t *err);
+
+/* Edges (positions) per segment for a graph of `edges` edges: at least 16,
+ * and at most OEQ_CONV_MAX_SEGMENTS segments, so the workspace stays
+ * O(segments x row width). A pure function of the edge count. */
+#define OEQ_CONV_MAX_SEGMENTS 4096
+static inline int64_t oeq_conv_segment_len(int64_t edges) {
+  int64_t len = (edges + OEQ_CONV_MAX_SEGMENTS - 1) / OEQ_CONV_MAX_SEGMENTS;
+  return len < 16 ? 16 : len;
+}
+static inline int64_t oeq_conv_segments(int64_t edges) {
+  int64_t len = oeq_conv_segment_len(edges);
+  return (edges + len - 1) / len;
+}
+
+#endif

@@ -1,0 +1,29 @@
+/* conv_emit.h: what the conv emitters share (internal to lib/codegen). The
+ * TP emitters' context (types, dialect, literals, prelude) is reused through
+ * emit_util; the conv kernels add their options and shared-memory layout. */
+#ifndef OEQ_CONV_EMIT_H
+#define OEQ_CONV_EMIT_H
+
+#include "codegen/conv_codegen.h"
+#include "codegen/emit_util.h"
+
+typedef struct conv_ctx {
+  emit_ctx_t e; /* sb, schedule, types, dialect, warp size */
+  oeq_conv_options_t opt;
+  int warps_per_block;
+  /* backward, per warp, bytes: staged x and y rows, dx / dy accumulators,
+   * dx compensation (Kahan), shared-weight dw accumulator */
+  size_t b_xs, b_ys, b_dxs, b_dxc, b_dys, b_dws, b_per_warp;
+} conv_ctx_t;
+
+void emit_conv_forward(const conv_ctx_t *c);
+/* Forward work items per segment (one per written output block). */
+int conv_forward_items(const oeq_schedule_t *s);
+void emit_conv_backward(const conv_ctx_t *c);
+/* fix-ups, dw reduction, index check */
+void emit_conv_helpers(const conv_ctx_t *c);
+
+/* "acc += v" or its compensated form, as one statement. */
+void conv_emit_add(const conv_ctx_t *c, const char *acc, const char *comp, const char *v);
+
+#endif

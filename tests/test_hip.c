@@ -1,0 +1,382 @@
+/* test_hip.c: the HIP backend against the CPU backend, on an AMD GPU.
+ *
+ * The GPU suite skips itself where oeq_backend_available(OEQ_BACKEND_HIP)
+ * is 0. ROCm is reached through oeq's own dlopen table, so this builds and
+ * skips on machines without it. Every output is poisoned with NaN before
+ * each run, inputs are fresh random numbers, and both the relative
+ * Frobenius error and the largest element error are checked. The
+ * hip_absent suite runs everywhere: without an AMD GPU the backend must
+ * say why, through statuses. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/hip_api.h"
+#include "backend/kcache.h"
+#include "oeq.h"
+#include "support.h"
+
+static const oeq_hip_api_t *hip;
+
+static void gpu_setup(void) {
+  if (!oeq_backend_available(OEQ_BACKEND_HIP)) {
+    cr_skip_test("no AMD GPU: %s", oeq_last_error());
+    return;
+  }
+  hip = oeq_hip_api(NULL);
+  cr_assert_eq(hip->hipSetDevice(0), 0);
+}
+
+#define CK(call)                                                                      \
+  do {                                                                                \
+    hipError_t r_ = (call);                                                           \
+    cr_assert_eq(r_, 0, "%s: %s", #call, oeq_hip_error_string(r_));                   \
+  } while (0)
+
+/* ----------------------------------------------------------- test problems */
+
+typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS } problem_id_t;
+
+/* Every mode, weighted and unweighted, several paths into one output, an
+ * output block no path reaches, an input block no path reads. */
+static oeq_problem_t *mixed_problem(void) {
+  oeq_problem_t *p = NULL;
+  cr_assert_eq(oeq_problem_create("33x0e+33x1o+5x2e+4x3o", "1x0e+33x1o+3x1e",
+                                  "33x1o+33x0e+7x2e+3x2e+15x1e+4x1o+2x3o+33x1e+1x0e", &p),
+               OEQ_SUCCESS, "%s", oeq_last_error());
+  struct { int i1, i2, o; oeq_mode_t m; int w; } ins[] = {
+      {1, 0, 0, OEQ_MODE_UVU, 1},  {1, 2, 0, OEQ_MODE_UVU, 0},  {1, 1, 1, OEQ_MODE_UUU, 0},
+      {1, 1, 2, OEQ_MODE_UUW, 1},  {2, 2, 3, OEQ_MODE_UVV, 1},  {2, 2, 4, OEQ_MODE_UVUV, 0},
+      {0, 1, 5, OEQ_MODE_UVW, 1},  {1, 0, 5, OEQ_MODE_UVW, 1},  {1, 1, 7, OEQ_MODE_UVU, 1},
+      {1, 1, 8, OEQ_MODE_UUW, 0},  {1, 1, 1, OEQ_MODE_UUU, 1},  {2, 2, 4, OEQ_MODE_UVUV, 1},
+      {2, 2, 3, OEQ_MODE_UVV, 0},
+  };
+  for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
+    cr_assert_eq(oeq_problem_add_instruction(p, ins[i].i1, ins[i].i2, ins[i].o, ins[i].m, ins[i].w, 1.0),
+                 OEQ_SUCCESS, "instruction %zu: %s", i, oeq_last_error());
+  return p;
+}
+
+static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t wt,
+                                   oeq_layout_t layout, int shared) {
+  oeq_problem_t *p = NULL;
+  oeq_status_t st = OEQ_SUCCESS;
+  switch (id) {
+    case P_MIXED: p = mixed_problem(); break;
+    case P_MACE:
+      st = oeq_problem_create_channelwise("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o",
+                                          "0e+1o+2e+3o", &p);
+      break;
+    case P_LIPS:
+      st = oeq_problem_create_channelwise("32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e",
+                                          "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", &p);
+      break;
+    case P_DIFFDOCK:
+      st = oeq_problem_create_fully_connected("10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o+1x2e",
+                                              "10x1o+10x1e+48x0e+48x0o", &p);
+      break;
+    case P_TETRIS:
+      st = oeq_problem_create_fully_connected("64x0e+24x1e+24x1o+16x2e+16x2o", "1x0e+1x1o+1x2e",
+                                              "0o+6x0e", &p);
+      break;
+  }
+  cr_assert_eq(st, OEQ_SUCCESS, "%s", oeq_last_error());
+  cr_assert_eq(oeq_problem_set_dtypes(p, it, wt), OEQ_SUCCESS);
+  cr_assert_eq(oeq_problem_set_layout(p, layout), OEQ_SUCCESS);
+  cr_assert_eq(oeq_problem_set_shared_weights(p, shared), OEQ_SUCCESS);
+  return p;
+}
+
+/* ------------------------------------------------------------ host arrays */
+
+typedef struct array {
+  oeq_dtype_t dtype;
+  int64_t n;
+  void *host;
+  void *dev;
+} array_t;
+
+static size_t dsize(oeq_dtype_t t) { return t == OEQ_FLOAT64 ? 8 : 4; }
+
+static size_t bytes_of(oeq_dtype_t t, int64_t n) { return (size_t)(n > 0 ? n : 1) * dsize(t); }
+
+static array_t make_array(oeq_dtype_t t, int64_t n, test_rng_t *rng) {
+  array_t a = {t, n, calloc(1, bytes_of(t, n)), NULL};
+  cr_assert_not_null(a.host);
+  if (rng) {
+    if (t == OEQ_FLOAT64)
+      test_fill_double(rng, a.host, n);
+    else
+      test_fill_float(rng, a.host, n);
+  }
+  CK(hip->hipMalloc(&a.dev, bytes_of(t, n)));
+  if (rng && n > 0) CK(hip->hipMemcpy(a.dev, a.host, (size_t)n * dsize(t), OEQ_HIP_MEMCPY_H2D));
+  return a;
+}
+
+static void poison(array_t *a) {
+  if (a->n == 0) return;
+  void *nan = malloc(bytes_of(a->dtype, a->n));
+  if (a->dtype == OEQ_FLOAT64)
+    test_poison_double(nan, a->n);
+  else
+    test_poison_float(nan, a->n);
+  CK(hip->hipMemcpy(a->dev, nan, (size_t)a->n * dsize(a->dtype), OEQ_HIP_MEMCPY_H2D));
+  free(nan);
+}
+
+static double *as_double(oeq_dtype_t t, const void *v, int64_t n) {
+  double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+  for (int64_t i = 0; i < n; i++) d[i] = t == OEQ_FLOAT64 ? ((const double *)v)[i] : ((const float *)v)[i];
+  return d;
+}
+
+static void free_array(array_t *a) {
+  free(a->host);
+  hip->hipFree(a->dev);
+}
+
+/* GPU result (a->dev) against the CPU's (a->host). */
+static void expect_close(const array_t *a, double tol, const char *what) {
+  if (a->n == 0) return;
+  void *got = malloc((size_t)a->n * dsize(a->dtype));
+  CK(hip->hipMemcpy(got, a->dev, (size_t)a->n * dsize(a->dtype), OEQ_HIP_MEMCPY_D2H));
+  double *g = as_double(a->dtype, got, a->n), *r = as_double(a->dtype, a->host, a->n);
+  double rel = test_rel_error(g, r, a->n), max_abs = test_max_abs_error(g, r, a->n), scale = 0;
+  for (int64_t i = 0; i < a->n; i++) scale = fabs(r[i]) > scale ? fabs(r[i]) : scale;
+  cr_expect(rel <= tol, "%s: relative error %.3g > %.1g", what, rel, tol);
+  cr_expect(max_abs <= 10 * tol * (scale > 1 ? scale : 1), "%s: max abs error %.3g (scale %.3g)",
+            what, max_abs, scale);
+  free(got);
+  free(g);
+  free(r);
+}
+
+/* -------------------------------------------------------- the comparison */
+
+typedef struct tp_case {
+  oeq_problem_t *problem;
+  oeq_plan_t *cpu, *gpu;
+  int64_t x_dim, y_dim, z_dim, w_numel;
+  oeq_dtype_t it, wt;
+  int shared;
+} tp_case_t;
+
+static void open_case(tp_case_t *c, oeq_problem_t *p, oeq_dtype_t it, oeq_dtype_t wt, int shared) {
+  *c = (tp_case_t){.problem = p, .it = it, .wt = wt, .shared = shared};
+  cr_assert_eq(oeq_problem_dims(p, &c->x_dim, &c->y_dim, &c->z_dim), OEQ_SUCCESS);
+  cr_assert_eq(oeq_problem_weight_numel(p, &c->w_numel), OEQ_SUCCESS);
+  cr_assert_eq(oeq_plan_create_tp(p, OEQ_BACKEND_CPU, 0, &c->cpu), OEQ_SUCCESS, "%s", oeq_last_error());
+  cr_assert_eq(oeq_plan_create_tp(p, OEQ_BACKEND_HIP, 0, &c->gpu), OEQ_SUCCESS, "%s", oeq_last_error());
+}
+
+static void close_case(tp_case_t *c) {
+  oeq_plan_destroy(c->cpu);
+  oeq_plan_destroy(c->gpu);
+  oeq_problem_destroy(c->problem);
+}
+
+/* Forward and backward at one batch size on `stream`, checked. */
+static void check_batch(const tp_case_t *c, int64_t batch, hipStream_t stream, uint64_t seed) {
+  test_rng_t rng = {seed * 0x9E3779B97F4A7C15ULL + 1};
+  const double tol = (c->it == OEQ_FLOAT64 && c->wt == OEQ_FLOAT64) ? 1e-12 : 1e-5;
+  const int64_t w_rows = c->shared ? 1 : batch;
+  array_t x = make_array(c->it, batch * c->x_dim, &rng), y = make_array(c->it, batch * c->y_dim, &rng);
+  array_t w = make_array(c->wt, w_rows * c->w_numel, &rng), dz = make_array(c->it, batch * c->z_dim, &rng);
+  array_t z = make_array(c->it, batch * c->z_dim, NULL), dx = make_array(c->it, batch * c->x_dim, NULL);
+  array_t dy = make_array(c->it, batch * c->y_dim, NULL), dw = make_array(c->wt, w_rows * c->w_numel, NULL);
+  const void *wh = c->w_numel ? w.host : NULL;
+  cr_assert_eq(oeq_tp_forward(c->cpu, batch, x.host, y.host, wh, z.host, NULL), OEQ_SUCCESS, "%s",
+               oeq_last_error());
+  cr_assert_eq(oeq_tp_backward(c->cpu, batch, x.host, y.host, wh, dz.host, dx.host, dy.host,
+                               c->w_numel ? dw.host : NULL, NULL),
+               OEQ_SUCCESS, "%s", oeq_last_error());
+  poison(&z), poison(&dx), poison(&dy), poison(&dw);
+  void *wd = c->w_numel ? w.dev : NULL, *dwd = c->w_numel ? dw.dev : NULL;
+  cr_assert_eq(oeq_tp_forward(c->gpu, batch, x.dev, y.dev, wd, z.dev, stream), OEQ_SUCCESS, "%s",
+               oeq_last_error());
+  cr_assert_eq(oeq_tp_backward(c->gpu, batch, x.dev, y.dev, wd, dz.dev, dx.dev, dy.dev, dwd, stream),
+               OEQ_SUCCESS, "%s", oeq_last_error());
+  CK(hip->hipStreamSynchronize(stream));
+  char what[64];
+  snprintf(what, sizeof what, "batch %lld z", (long long)batch);
+  expect_close(&z, tol, what);
+  snprintf(what, sizeof what, "batch %lld dx", (long long)batch);
+  expect_close(&dx, tol, what);
+  snprintf(what, sizeof what, "batch %lld dy", (long long)batch);
+  expect_close(&dy, tol, what);
+  snprintf(what, sizeof what, "batch %lld dw", (long long)batch);
+  /* Shared dw sums the whole batch: float32 sums carry more rounding. */
+  expect_close(&dw, c->shared && c->wt == OEQ_FLOAT32 ? 1e-4 : tol, what);
+  array_t *all[] = {&x, &y, &w, &dz, &z, &dx, &dy, &dw};
+  for (int i = 0; i < 8; i++) free_array(all[i]);
+}
+
+static void check_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t wt, oeq_layout_t layout,
+                          int shared, int big) {
+  tp_case_t c;
+  open_case(&c, make_problem(id, it, wt, layout, shared), it, wt, shared);
+  const int64_t batches[] = {1, 7, 1000, 200000};
+  for (int i = 0; i < (big ? 4 : 3); i++) check_batch(&c, batches[i], NULL, (uint64_t)(i + 17 * id));
+  close_case(&c);
+}
+
+TestSuite(hip, .init = gpu_setup, .timeout = 600);
+
+/* Every mode, dtype combination, layout and weight sharing. */
+Test(hip, mixed_f32_mul_ir_per_row) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 1); }
+Test(hip, mixed_f32_mul_ir_shared) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 1); }
+Test(hip, mixed_f32_ir_mul_per_row) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 0, 0); }
+Test(hip, mixed_f32_ir_mul_shared) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 1, 0); }
+Test(hip, mixed_f64_mul_ir_per_row) { check_problem(P_MIXED, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 0, 1); }
+Test(hip, mixed_f64_mul_ir_shared) { check_problem(P_MIXED, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 1, 0); }
+Test(hip, mixed_f64_ir_mul_per_row) { check_problem(P_MIXED, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_IR_MUL, 0, 0); }
+Test(hip, mixed_f64_ir_mul_shared) { check_problem(P_MIXED, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_IR_MUL, 1, 0); }
+Test(hip, mixed_f32_irreps_f64_weights) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 0, 0); }
+Test(hip, mixed_f64_irreps_f32_weights_shared) { check_problem(P_MIXED, OEQ_FLOAT64, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 1, 0); }
+
+/* Anchor-shaped problems. */
+Test(hip, mace_large_f32) { check_problem(P_MACE, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 1); }
+Test(hip, mace_large_f64) { check_problem(P_MACE, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 0, 0); }
+Test(hip, nequip_lips_f32_ir_mul) { check_problem(P_LIPS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 0, 0); }
+Test(hip, diffdock_f32) { check_problem(P_DIFFDOCK, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 1); }
+Test(hip, tetris_shared_f32) { check_problem(P_TETRIS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 1); }
+
+/* ------------------------------------------------------ streams, threads */
+
+Test(hip, two_plans_two_streams) {
+  tp_case_t a, b;
+  open_case(&a, make_problem(P_LIPS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0), OEQ_FLOAT32, OEQ_FLOAT32, 0);
+  open_case(&b, make_problem(P_MIXED, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 1), OEQ_FLOAT64, OEQ_FLOAT64, 1);
+  hipStream_t s1, s2;
+  CK(hip->hipStreamCreateWithFlags(&s1, OEQ_HIP_STREAM_NON_BLOCKING));
+  CK(hip->hipStreamCreateWithFlags(&s2, OEQ_HIP_STREAM_NON_BLOCKING));
+  check_batch(&a, 5003, s1, 3);
+  check_batch(&b, 4999, s2, 4);
+  hip->hipStreamDestroy(s1);
+  hip->hipStreamDestroy(s2);
+  close_case(&a);
+  close_case(&b);
+}
+
+typedef struct thread_job {
+  const tp_case_t *c;
+  uint64_t seed;
+} thread_job_t;
+
+static void *run_thread(void *arg) {
+  thread_job_t *j = arg;
+  hipStream_t s;
+  hip->hipSetDevice(0);
+  hip->hipStreamCreateWithFlags(&s, OEQ_HIP_STREAM_NON_BLOCKING);
+  for (int i = 0; i < 3; i++) check_batch(j->c, 3001 + i, s, j->seed + (uint64_t)i);
+  hip->hipStreamDestroy(s);
+  return NULL;
+}
+
+Test(hip, one_plan_two_threads) {
+  tp_case_t c;
+  open_case(&c, make_problem(P_MACE, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0), OEQ_FLOAT32, OEQ_FLOAT32, 0);
+  pthread_t t1, t2;
+  thread_job_t j1 = {&c, 100}, j2 = {&c, 200};
+  pthread_create(&t1, NULL, run_thread, &j1);
+  pthread_create(&t2, NULL, run_thread, &j2);
+  pthread_join(t1, NULL);
+  pthread_join(t2, NULL);
+  close_case(&c);
+}
+
+/* ------------------------------------------------------- failure paths */
+
+Test(hip, broken_source_reports_compile_error) {
+  setenv("OEQ_TEST_BREAK_SOURCE", "1", 1);
+  oeq_problem_t *p = make_problem(P_LIPS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0);
+  oeq_plan_t *plan = NULL;
+  cr_assert_eq(oeq_plan_create_tp(p, OEQ_BACKEND_HIP, 0, &plan), OEQ_ERROR_COMPILE);
+  cr_expect_null(plan);
+  cr_expect(strstr(oeq_last_error(), "this_is_a_deliberate_error") != NULL,
+            "the hiprtc log should be in the message: %s", oeq_last_error());
+  unsetenv("OEQ_TEST_BREAK_SOURCE");
+  oeq_problem_destroy(p);
+}
+
+Test(hip, host_pointer_rejected) {
+  tp_case_t c;
+  open_case(&c, make_problem(P_LIPS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0), OEQ_FLOAT32, OEQ_FLOAT32, 0);
+  float *host = calloc((size_t)(c.x_dim + c.y_dim + c.z_dim + c.w_numel), sizeof(float));
+  void *d = NULL;
+  CK(hip->hipMalloc(&d, (size_t)(c.z_dim + c.w_numel + c.x_dim + c.y_dim) * 4));
+  cr_expect_eq(oeq_tp_forward(c.gpu, 1, host, d, d, d, NULL), OEQ_ERROR_INVALID_ARGUMENT);
+  cr_expect_eq(oeq_tp_forward(c.gpu, 1, d, d, d, host, NULL), OEQ_ERROR_INVALID_ARGUMENT);
+  hip->hipFree(d);
+  free(host);
+  close_case(&c);
+}
+
+Test(hip, convolution_is_unsupported_with_a_message) {
+  oeq_problem_t *p = make_problem(P_LIPS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0);
+  oeq_plan_t *plan = NULL;
+  cr_expect_eq(oeq_plan_create_conv(p, OEQ_BACKEND_HIP, 0, 0, &plan), OEQ_ERROR_UNSUPPORTED);
+  cr_expect_null(plan);
+  cr_expect(strstr(oeq_last_error(), "convolution") != NULL, "%s", oeq_last_error());
+  oeq_problem_destroy(p);
+}
+
+/* ------------------------------------------------------------ disk cache */
+
+static int cache_files(const char *dir, char *first, size_t len) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  for (struct dirent *e; d && (e = readdir(d));)
+    if (strstr(e->d_name, ".bin") && e->d_name[0] != '.') {
+      if (n++ == 0) snprintf(first, len, "%s/%s", dir, e->d_name);
+    }
+  if (d) closedir(d);
+  return n;
+}
+
+Test(hip, disk_cache_hit) {
+  char dir[] = "/tmp/oeq-hip-cache-test-XXXXXX", file[4096];
+  cr_assert_not_null(mkdtemp(dir));
+  setenv("OEQ_CACHE_DIR", dir, 1);
+  oeq_kcache_clear_memory();
+  tp_case_t c;
+  open_case(&c, make_problem(P_LIPS, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 0), OEQ_FLOAT64, OEQ_FLOAT64, 0);
+  cr_assert_eq(cache_files(dir, file, sizeof file), 1, "one cache file expected in %s", dir);
+  /* A fresh in-memory state reads the disk, and the kernels still agree. */
+  oeq_plan_destroy(c.gpu);
+  oeq_kcache_clear_memory();
+  cr_assert_eq(oeq_plan_create_tp(c.problem, OEQ_BACKEND_HIP, 0, &c.gpu), OEQ_SUCCESS, "%s",
+               oeq_last_error());
+  check_batch(&c, 77, NULL, 9);
+  close_case(&c);
+  unlink(file);
+  rmdir(dir);
+  unsetenv("OEQ_CACHE_DIR");
+}
+
+/* ------------------------------------------- without an AMD GPU (CI) */
+
+Test(hip_absent, unavailable_backend_says_why) {
+  if (oeq_backend_available(OEQ_BACKEND_HIP)) cr_skip_test("an AMD GPU is present");
+  const char *why = oeq_last_error();
+  cr_expect(why[0] != '\0', "no reason given");
+  cr_log_info("HIP backend unavailable: %s", why);
+  oeq_problem_t *p = make_problem(P_LIPS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0);
+  oeq_plan_t *plan = NULL;
+  cr_expect_eq(oeq_plan_create_tp(p, OEQ_BACKEND_HIP, 0, &plan), OEQ_ERROR_BACKEND_UNAVAILABLE);
+  cr_expect_null(plan);
+  cr_expect(oeq_last_error()[0] != '\0');
+  cr_expect_eq(oeq_plan_create_conv(p, OEQ_BACKEND_HIP, 0, 0, &plan), OEQ_ERROR_BACKEND_UNAVAILABLE);
+  /* AUTO still makes a plan (on CUDA or the CPU). */
+  cr_expect_eq(oeq_plan_create_tp(p, OEQ_BACKEND_AUTO, 0, &plan), OEQ_SUCCESS, "%s", oeq_last_error());
+  oeq_backend_t chosen;
+  cr_expect_eq(oeq_plan_backend(plan, &chosen), OEQ_SUCCESS);
+  cr_expect_neq(chosen, OEQ_BACKEND_HIP);
+  oeq_plan_destroy(plan);
+  oeq_problem_destroy(p);
+}
