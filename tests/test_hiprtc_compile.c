@@ -2,7 +2,8 @@
  * gfx90a (MI200) and gfx908 (MI100), with no GPU needed (CI).
  *
  * Every anchor problem of shared/bench/anchors.md in float32 and float64,
- * forward and backward kernels (one translation unit), for both targets;
+ * forward and backward kernels (one translation unit), and the fused
+ * convolution of the two conv anchors in both variants, for both targets;
  * the register usage the compiler recorded in each code object is read back
  * and printed. Targets this ROCm's compiler does not know (Debian's ROCm
  * 5.2: gfx942, gfx11) must come back as OEQ_ERROR_UNSUPPORTED: hiprtc
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "backend/hip_api.h"
+#include "codegen/conv_codegen.h"
 #include "codegen/tp_codegen.h"
 #include "oeq.h"
 #include "problem.h"
@@ -27,6 +29,8 @@ static const char *const archs[N_ARCHS] = {"gfx90a", "gfx908"};
 typedef struct job {
   char label[160];
   oeq_problem_t *problem;
+  int conv;                 /* 0: TP kernels; 1: the fused convolution's */
+  oeq_conv_options_t opt;   /* conv only */
   /* results */
   int failed;
   char message[OEQ_ERROR_MESSAGE_MAX + 512];
@@ -36,6 +40,8 @@ typedef struct job {
 } job_t;
 
 static void need_hiprtc(void) {
+  /* The sanitizer legs of CI skip the run-time-compiler suites. */
+  if (getenv("OEQ_SKIP_RTC_TESTS")) cr_skip_test("OEQ_SKIP_RTC_TESTS is set");
   oeq_error_t err;
   if (!oeq_hiprtc_api(&err)) cr_skip_test("%s", err.message);
 }
@@ -46,19 +52,20 @@ static double seconds_now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* "fwd 48v/0a/22s, bwd 96v/4a/30s" from a code object's metadata. */
-static int describe_resources(const void *code, size_t size, char *out, size_t len, int *spills,
-                              oeq_error_t *err) {
-  oeq_hip_kernel_info_t k[4];
+/* "fwd 48 VGPR ...; bwd 96 VGPR ..." from a code object's metadata: the
+ * forward and backward kernels (the conv's helper kernels are small). */
+static int describe_resources(const void *code, size_t size, int conv, char *out, size_t len,
+                              int *spills, oeq_error_t *err) {
+  oeq_hip_kernel_info_t k[8];
   int n = 0;
-  if (oeq_hip_code_object_kernels(code, size, k, 4, &n, err) != OEQ_SUCCESS) return 0;
+  if (oeq_hip_code_object_kernels(code, size, k, 8, &n, err) != OEQ_SUCCESS) return 0;
+  const char *fwd = conv ? OEQ_CONV_FORWARD_KERNEL : OEQ_TP_FORWARD_KERNEL;
+  const char *bwd = conv ? OEQ_CONV_BACKWARD_KERNEL : OEQ_TP_BACKWARD_KERNEL;
   size_t used = 0;
   out[0] = '\0';
   int found = 0;
-  for (int i = 0; i < n && i < 4; i++) {
-    const char *tag = strcmp(k[i].name, OEQ_TP_FORWARD_KERNEL) == 0    ? "fwd"
-                      : strcmp(k[i].name, OEQ_TP_BACKWARD_KERNEL) == 0 ? "bwd"
-                                                                       : NULL;
+  for (int i = 0; i < n && i < 8; i++) {
+    const char *tag = strcmp(k[i].name, fwd) == 0 ? "fwd" : strcmp(k[i].name, bwd) == 0 ? "bwd" : NULL;
     if (!tag) continue;
     found++;
     if (k[i].vgpr_spill_count > 0 || k[i].sgpr_spill_count > 0) *spills += 1;
@@ -83,8 +90,18 @@ static void run_job(job_t *j) {
   }
   /* 64 KB: what gfx908 and gfx90a allow a block. */
   oeq_codegen_target_t target = {OEQ_DIALECT_HIP, 4, 64 * 1024};
-  oeq_tp_source_t src = {0};
-  if (oeq_codegen_tp(s, &target, &src, &err) != OEQ_SUCCESS) {
+  char *text = NULL;
+  oeq_status_t st;
+  if (j->conv) {
+    oeq_conv_source_t src = {0};
+    st = oeq_codegen_conv(s, &target, &j->opt, &src, &err);
+    text = src.text;
+  } else {
+    oeq_tp_source_t src = {0};
+    st = oeq_codegen_tp(s, &target, &src, &err);
+    text = src.text;
+  }
+  if (st != OEQ_SUCCESS) {
     j->failed = 1;
     snprintf(j->message, sizeof j->message, "%s: codegen: %s", j->label, err.message);
     oeq_schedule_free(s);
@@ -93,16 +110,17 @@ static void run_job(job_t *j) {
   for (int a = 0; a < N_ARCHS && !j->failed; a++) {
     void *code = NULL;
     size_t size = 0;
-    if (oeq_hiprtc_compile(src.text, archs[a], NULL, 0, &code, &size, NULL, &err) != OEQ_SUCCESS) {
+    if (oeq_hiprtc_compile(text, archs[a], NULL, 0, &code, &size, NULL, &err) != OEQ_SUCCESS) {
       j->failed = 1;
       snprintf(j->message, sizeof j->message, "%s %s: %.1500s", j->label, archs[a], err.message);
-    } else if (!describe_resources(code, size, j->report[a], sizeof j->report[a], &j->spills, &err)) {
+    } else if (!describe_resources(code, size, j->conv, j->report[a], sizeof j->report[a],
+                                   &j->spills, &err)) {
       j->failed = 1;
       snprintf(j->message, sizeof j->message, "%s %s: metadata: %s", j->label, archs[a], err.message);
     }
     free(code);
   }
-  free(src.text);
+  free(text);
   oeq_schedule_free(s);
   j->seconds = seconds_now() - t0;
 }
@@ -204,6 +222,30 @@ Test(hiprtc_compile, anchor_problems_f32_f64_gfx90a_gfx908, .timeout = 1200) {
   }
   run_all(jobs, 2 * N_ANCHORS);
   free(jobs);
+}
+
+/* The fused convolution of the two conv anchors (anchors.md), float32, in
+ * both variants: atomic scatter, and deterministic (sorted receivers,
+ * fix-up pass, no atomics) with int64 indices. */
+Test(hiprtc_compile, conv_anchors_atomic_and_deterministic, .timeout = 1200) {
+  need_hiprtc();
+  static const int conv_anchors[] = {0, 2}; /* mace-large, nequip-lips */
+  const oeq_conv_options_t variants[2] = {{0, 0, 0}, {1, 0, 1}};
+  job_t jobs[4];
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 2; i++) {
+    for (int v = 0; v < 2; v++) {
+      const anchor_t *a = &anchors[conv_anchors[i]];
+      job_t *j = &jobs[2 * i + v];
+      cr_assert_eq(oeq_problem_create_channelwise(a->in1, a->in2, a->out, &j->problem), OEQ_SUCCESS,
+                   "%s: %s", a->label, oeq_last_error());
+      j->conv = 1;
+      j->opt = variants[v];
+      snprintf(j->label, sizeof j->label, "conv %s f32 %s", a->label,
+               v ? "deterministic" : "atomic");
+    }
+  }
+  run_all(jobs, 4);
 }
 
 /* ------------------------------------------------------------- targets */
