@@ -55,3 +55,21 @@ EXTRA_DIST += \
 	tests/fixtures/zero_mul_path.bin
 
 TESTS += tests/test_fixtures
+
+# The fused-convolution fixtures (tests/test_conv_fixtures.c), written by
+# tests/fixtures/gen_conv_fixtures.py (see tests/fixtures/README.md).
+check_PROGRAMS += tests/test_conv_fixtures
+tests_test_conv_fixtures_SOURCES = tests/test_conv_fixtures.c
+tests_test_conv_fixtures_CFLAGS = $(SUITE_CC_FLAGS)
+tests_test_conv_fixtures_LDADD = $(SUITE_LIBS)
+tests_test_conv_fixtures_LDFLAGS = $(SUITE_LINK_FLAGS)
+
+EXTRA_DIST += \
+	tests/fixtures/gen_conv_fixtures.py \
+	tests/fixtures/conv_manifest.txt \
+	tests/fixtures/conv_mace_channelwise.bin \
+	tests/fixtures/conv_fctp_shared.bin \
+	tests/fixtures/conv_nequip_ghosts.bin \
+	tests/fixtures/conv_directed_mixed.bin
+
+TESTS += tests/test_conv_fixtures

@@ -10,12 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
 #include "backend/cuda_api.h"
 #include "backend/cuda_conv.h"
-#include "backend/kcache.h"
 #include "codegen/tp_codegen.h"
 #include "problem.h"
 
@@ -82,34 +80,6 @@ static int cuda_available(int device, oeq_error_t *err) {
     return 0;
   }
   return oeq_nvrtc_api(err) != NULL;
-}
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-/* The CUBIN for this source and architecture: from the cache or NVRTC. */
-static oeq_status_t get_image(const char *source, int sm, void **image, size_t *size,
-                              oeq_error_t *err) {
-  const oeq_nvrtc_api_t *nv = oeq_nvrtc_api(err);
-  if (!nv) return OEQ_ERROR_BACKEND_UNAVAILABLE;
-  int major = 0, minor = 0;
-  nv->nvrtcVersion(&major, &minor);
-  char target[32], compiler[32];
-  snprintf(target, sizeof target, "cuda sm_%d", sm);
-  snprintf(compiler, sizeof compiler, "nvrtc %d.%d", major, minor);
-  oeq_kcache_key_t key;
-  oeq_kcache_make_key(&key, source, target, compiler);
-  if (oeq_kcache_lookup(&key, image, size)) return OEQ_SUCCESS;
-  double t0 = now_ms();
-  oeq_status_t st = oeq_nvrtc_compile(source, sm, NULL, 0, image, size, NULL, err);
-  if (st != OEQ_SUCCESS) return st;
-  oeq_log("compiled TP kernels for sm_%d with %s in %.0f ms (%zu bytes of source)", sm, compiler,
-          now_ms() - t0, strlen(source));
-  oeq_kcache_store(&key, *image, *size);
-  return OEQ_SUCCESS;
 }
 
 static oeq_status_t get_attribute(const oeq_cuda_api_t *cu, CUdevice dev, int attr, int *value,
@@ -221,7 +191,8 @@ static oeq_status_t cuda_plan_init(oeq_plan_t *plan, oeq_error_t *err) {
   void *image = NULL;
   size_t image_size = 0;
   st = oeq_codegen_tp(plan->schedule, &target, &src, err);
-  if (st == OEQ_SUCCESS) st = get_image(src.text, major * 10 + minor, &image, &image_size, err);
+  if (st == OEQ_SUCCESS)
+    st = oeq_cuda_cached_image(src.text, major * 10 + minor, "TP", &image, &image_size, err);
   if (st == OEQ_SUCCESS) st = load_kernels(cu, cp, image, &src, sm_count, err);
   leave(cu, pushed);
   free(image);

@@ -126,6 +126,12 @@ const oeq_nvrtc_api_t *oeq_nvrtc_api(oeq_error_t *err);
  * and *size are set. *log (malloc'ed, may be NULL) receives the compiler
  * log whether or not compilation succeeds; a failure is OEQ_ERROR_COMPILE
  * with the log's head in err. */
+/* The CUBIN of `source` for sm_XY (sm = 10 * major + minor): from the kernel
+ * cache, else compiled with NVRTC and stored. `what` names the kernels in
+ * the OEQ_LOG line. *image is the caller's to free(). */
+oeq_status_t oeq_cuda_cached_image(const char *source, int sm, const char *what, void **image,
+                                   size_t *size, oeq_error_t *err);
+
 oeq_status_t oeq_nvrtc_compile(const char *source, int sm, const char *const *extra, int n_extra,
                                void **cubin, size_t *size, char **log, oeq_error_t *err);
 

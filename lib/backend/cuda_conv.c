@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/kcache.h"
 #include "codegen/conv_codegen.h"
 #include "problem.h"
 
@@ -40,24 +39,6 @@ static const char *const kernel_names[K_COUNT] = {
     OEQ_CONV_BACKWARD_FIXUP_KERNEL, OEQ_CONV_DW_REDUCE_KERNEL, OEQ_CONV_CHECK_KERNEL};
 
 /* ------------------------------------------------------------ plan time */
-
-static oeq_status_t get_image(const char *source, int sm, void **image, size_t *size, oeq_error_t *err) {
-  const oeq_nvrtc_api_t *nv = oeq_nvrtc_api(err);
-  if (!nv) return OEQ_ERROR_BACKEND_UNAVAILABLE;
-  int major = 0, minor = 0;
-  nv->nvrtcVersion(&major, &minor);
-  char target[32], compiler[32];
-  snprintf(target, sizeof target, "cuda sm_%d", sm);
-  snprintf(compiler, sizeof compiler, "nvrtc %d.%d", major, minor);
-  oeq_kcache_key_t key;
-  oeq_kcache_make_key(&key, source, target, compiler);
-  if (oeq_kcache_lookup(&key, image, size)) return OEQ_SUCCESS;
-  oeq_status_t st = oeq_nvrtc_compile(source, sm, NULL, 0, image, size, NULL, err);
-  if (st != OEQ_SUCCESS) return st;
-  oeq_log("compiled conv kernels for sm_%d with %s (%zu bytes of source)", sm, compiler, strlen(source));
-  oeq_kcache_store(&key, *image, *size);
-  return OEQ_SUCCESS;
-}
 
 static int env_check(void) {
   const char *v = getenv("OEQ_CONV_CHECK");
@@ -120,7 +101,7 @@ oeq_status_t oeq_cuda_conv_init(const oeq_cuda_api_t *cu, const oeq_plan_t *plan
   void *image = NULL;
   size_t image_size = 0;
   oeq_status_t st = oeq_codegen_conv(plan->schedule, &target, &opt, &src, err);
-  if (st == OEQ_SUCCESS) st = get_image(src.text, sm, &image, &image_size, err);
+  if (st == OEQ_SUCCESS) st = oeq_cuda_cached_image(src.text, sm, "conv", &image, &image_size, err);
   if (st == OEQ_SUCCESS) st = load(cu, cc, image, &src, sm_count, err);
   free(image);
   free(src.text);

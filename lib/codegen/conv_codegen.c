@@ -7,7 +7,6 @@
 #include "codegen/conv_emit.h"
 #include "problem.h"
 
-#define MAX_D 63
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -26,20 +25,6 @@ static const char conv_prelude[] =
     "  return p >= 0 && p < edges ? (long long)cols[p] : -1;\n"
     "}\n";
 
-static oeq_status_t check_supported(const oeq_schedule_t *s, oeq_error_t *err) {
-  for (int i = 0; i < s->n_paths; i++) {
-    const oeq_path_t *p = &s->paths[i];
-    if (p->d1 > MAX_D || p->d2 > MAX_D || p->d3 > MAX_D)
-      return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
-                      "instruction %d: l up to %d is supported by the GPU code generator",
-                      p->instruction, (MAX_D - 1) / 2);
-    if (p->mul1 > 0x7fffffff / 64 || p->mul2 > 0x7fffffff / 64 || p->mul3 > 0x7fffffff / 64)
-      return oeq_fail(err, OEQ_ERROR_UNSUPPORTED, "instruction %d: multiplicity too large",
-                      p->instruction);
-  }
-  return OEQ_SUCCESS;
-}
-
 static void size_backward(conv_ctx_t *c) {
   const oeq_schedule_t *s = c->e.s;
   const size_t isz = oeq_dtype_size(s->irrep_dtype), csz = c->e.ct_is_double ? 8 : 4;
@@ -55,7 +40,7 @@ static void size_backward(conv_ctx_t *c) {
 oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
                               const oeq_conv_options_t *opt, oeq_conv_source_t *out,
                               oeq_error_t *err) {
-  oeq_status_t st = check_supported(s, err);
+  oeq_status_t st = oeq_codegen_check_supported(s, err);
   if (st != OEQ_SUCCESS) return st;
   conv_ctx_t c = {0};
   oeq_strbuf_t sb;

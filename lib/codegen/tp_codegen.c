@@ -60,7 +60,8 @@ static void size_shared_memory(emit_ctx_t *c) {
   }
 }
 
-static oeq_status_t check_supported(const oeq_schedule_t *s, oeq_error_t *err) {
+/* What every GPU emitter (TP and convolution) can generate. */
+oeq_status_t oeq_codegen_check_supported(const oeq_schedule_t *s, oeq_error_t *err) {
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     if (p->d1 > MAX_D || p->d2 > MAX_D || p->d3 > MAX_D)
@@ -76,7 +77,7 @@ static oeq_status_t check_supported(const oeq_schedule_t *s, oeq_error_t *err) {
 
 oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
                             oeq_tp_source_t *out, oeq_error_t *err) {
-  oeq_status_t st = check_supported(s, err);
+  oeq_status_t st = oeq_codegen_check_supported(s, err);
   if (st != OEQ_SUCCESS) return st;
   emit_ctx_t c = {0};
   oeq_strbuf_t sb;

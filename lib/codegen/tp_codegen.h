@@ -42,4 +42,9 @@ typedef struct oeq_tp_source {
 oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
                             oeq_tp_source_t *out, oeq_error_t *err);
 
+/* OEQ_ERROR_UNSUPPORTED (naming the instruction) for schedules the GPU
+ * emitters cannot generate: l above their unrolling limit, or
+ * multiplicities whose index arithmetic would overflow. */
+oeq_status_t oeq_codegen_check_supported(const oeq_schedule_t *s, oeq_error_t *err);
+
 #endif
