@@ -100,4 +100,5 @@ program md_conv
   write(*, '(a,i0,a,i0)') 'message width ', z_dim, ', weights per edge ', wn
   write(*, '(a,es24.16)') 'checksum sum(m)      = ', sum(real(m, c_double))
   write(*, '(a,es24.16)') 'checksum sum(abs(m)) = ', sum(abs(real(m, c_double)))
+  deallocate(h, y, w, m)
 end program md_conv
