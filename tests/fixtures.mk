@@ -2,7 +2,8 @@
 # Included from tests/tests.mk inside `if HAVE_CRITERION`. The fixtures are
 # written by tests/fixtures/gen_fixtures.py (see tests/fixtures/README.md).
 check_PROGRAMS += tests/test_fixtures
-tests_test_fixtures_SOURCES = tests/test_fixtures.c
+tests_test_fixtures_SOURCES = tests/test_fixtures.c tests/fixture_io.c
+noinst_HEADERS += tests/fixture_io.h
 tests_test_fixtures_CFLAGS = $(SUITE_CC_FLAGS)
 tests_test_fixtures_LDADD = $(SUITE_LIBS)
 tests_test_fixtures_LDFLAGS = $(SUITE_LINK_FLAGS)
@@ -59,7 +60,7 @@ TESTS += tests/test_fixtures
 # The fused-convolution fixtures (tests/test_conv_fixtures.c), written by
 # tests/fixtures/gen_conv_fixtures.py (see tests/fixtures/README.md).
 check_PROGRAMS += tests/test_conv_fixtures
-tests_test_conv_fixtures_SOURCES = tests/test_conv_fixtures.c
+tests_test_conv_fixtures_SOURCES = tests/test_conv_fixtures.c tests/fixture_io.c
 tests_test_conv_fixtures_CFLAGS = $(SUITE_CC_FLAGS)
 tests_test_conv_fixtures_LDADD = $(SUITE_LIBS)
 tests_test_conv_fixtures_LDFLAGS = $(SUITE_LINK_FLAGS)

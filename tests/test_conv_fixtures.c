@@ -36,305 +36,78 @@
 #include "oeq.h"
 #include "support.h"
 
-#define CF_MAX_INS 128
-#define CF_MAX_VAR 64
+#include "fixture_io.h"
+
 #define CF_MAX_E 1024
-#define CF_STR 512
 #define CF_MAX_CASES 64
 
 typedef struct {
-  int i1, i2, io, has_weight;
-  oeq_mode_t mode;
-  double path_weight;
-} cf_ins_t;
-
-typedef struct {
-  char name[128];
-  char in1[CF_STR], in2[CF_STR], out[CF_STR];
-  oeq_irrep_norm_t irrep_norm;
-  oeq_path_norm_t path_norm;
-  int shared;
+  fx_tp_t tp;
   int64_t x_rows, z_rows, edges;
-  int nvar[3];
-  double var[3][CF_MAX_VAR];
-  int64_t d1, d2, dout, numel;
-  char builder[32], builder_filter[CF_STR];
-  int nins;
-  cf_ins_t ins[CF_MAX_INS];
   int nrows, ncols;
   int64_t rows[CF_MAX_E], cols[CF_MAX_E];
 } cf_case_t;
 
-static void fixture_dir(char *buf, size_t n) {
-  const char *src = getenv("OEQ_SRCDIR");
-  snprintf(buf, n, "%s/tests/fixtures", (src && *src) ? src : ".");
+static void case_begin(void *cur) {
+  cf_case_t *c = cur;
+  c->x_rows = c->z_rows = c->edges = -1;
 }
 
-static int parse_mode(const char *s, oeq_mode_t *m) {
-  static const char *names[] = {"uvw", "uvu", "uvv", "uuw", "uuu", "uvuv"};
-  for (int i = 0; i < 6; i++)
-    if (strcmp(s, names[i]) == 0) {
-      *m = (oeq_mode_t)i;
-      return 0;
-    }
+static int case_key(void *cur, const char *key, const char *v) {
+  cf_case_t *c = cur;
+  if (strcmp(key, "x_rows") == 0) return sscanf(v, "%" SCNd64, &c->x_rows) != 1 || c->x_rows < 1;
+  if (strcmp(key, "z_rows") == 0) return sscanf(v, "%" SCNd64, &c->z_rows) != 1 || c->z_rows < 1;
+  if (strcmp(key, "edges") == 0)
+    return sscanf(v, "%" SCNd64, &c->edges) != 1 || c->edges < 0 || c->edges > CF_MAX_E;
+  if (strcmp(key, "rows") == 0) return fx_parse_ints(v, c->rows, &c->nrows, CF_MAX_E) != 0;
+  if (strcmp(key, "cols") == 0) return fx_parse_ints(v, c->cols, &c->ncols, CF_MAX_E) != 0;
   return -1;
 }
 
-static void copy_value(char *dst, size_t n, const char *v) {
-  size_t len = strcspn(v, "\r\n");
-  if (len >= n) len = n - 1;
-  memcpy(dst, v, len);
-  dst[len] = '\0';
-}
-
-static int parse_vars(const char *v, int *nvar, double *var) {
-  while (*v == ' ') v++;
-  if (strncmp(v, "default", 7) == 0) {
-    *nvar = -1;
-    return 0;
+static int case_end(const void *cur, const char *path, int lineno, char *err, size_t errn) {
+  const cf_case_t *c = cur;
+  if (c->x_rows < 1 || c->z_rows < 1 || c->edges < 0 || c->nrows != c->edges ||
+      c->ncols != c->edges) {
+    snprintf(err, errn, "%s:%d: case %s: x_rows/z_rows/edges/rows/cols missing or inconsistent",
+             path, lineno, c->tp.name);
+    return -1;
   }
-  int n = 0;
-  char *end;
-  for (;;) {
-    double d = strtod(v, &end);
-    if (end == v) break;
-    if (n >= CF_MAX_VAR) return -1;
-    var[n++] = d;
-    v = end;
-  }
-  *nvar = n;
-  return 0;
-}
-
-static int parse_ints(const char *v, int64_t *out, int *n) {
-  char *end;
-  *n = 0;
-  for (;;) {
-    long long d = strtoll(v, &end, 10);
-    if (end == v) break;
-    if (*n >= CF_MAX_E) return -1;
-    out[(*n)++] = (int64_t)d;
-    v = end;
-  }
+  for (int64_t e = 0; e < c->edges; e++)
+    if (c->rows[e] < 0 || c->rows[e] >= c->z_rows || c->cols[e] < 0 || c->cols[e] >= c->x_rows) {
+      snprintf(err, errn, "%s: case %s: edge %lld out of range", path, c->tp.name, (long long)e);
+      return -1;
+    }
   return 0;
 }
 
 /* Number of cases (<= max) or -1 with a message in err; cases may be NULL. */
 static int load_manifest(cf_case_t *cases, int max, char *err, size_t errn) {
-  char dir[1024], path[1100];
-  fixture_dir(dir, sizeof dir);
-  snprintf(path, sizeof path, "%s/conv_manifest.txt", dir);
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    snprintf(err, errn, "cannot open %s (set OEQ_SRCDIR to the source tree)", path);
-    return -1;
-  }
   static cf_case_t cur;
-  int n = 0, in_case = 0, lineno = 0;
-  static char line[65536];
-  while (fgets(line, sizeof line, f)) {
-    lineno++;
-    char key[32] = "";
-    int off = 0;
-    if (line[0] == '#' || sscanf(line, "%31s%n", key, &off) != 1) continue;
-    const char *v = line + off;
-    while (*v == ' ') v++;
-    if (strcmp(key, "name") == 0) {
-      memset(&cur, 0, sizeof cur);
-      cur.nvar[0] = cur.nvar[1] = cur.nvar[2] = -1;
-      cur.x_rows = cur.z_rows = cur.edges = -1;
-      strcpy(cur.builder, "none");
-      copy_value(cur.name, sizeof cur.name, v);
-      in_case = 1;
-      continue;
-    }
-    if (!in_case) {
-      snprintf(err, errn, "%s:%d: '%s' outside a case", path, lineno, key);
-      goto fail;
-    }
-    int bad = 0;
-    if (strcmp(key, "in1") == 0) {
-      copy_value(cur.in1, sizeof cur.in1, v);
-    } else if (strcmp(key, "in2") == 0) {
-      copy_value(cur.in2, sizeof cur.in2, v);
-    } else if (strcmp(key, "out") == 0) {
-      copy_value(cur.out, sizeof cur.out, v);
-    } else if (strcmp(key, "irrep_norm") == 0) {
-      if (strncmp(v, "component", 9) == 0) cur.irrep_norm = OEQ_IRREP_NORM_COMPONENT;
-      else if (strncmp(v, "norm", 4) == 0) cur.irrep_norm = OEQ_IRREP_NORM_NORM;
-      else if (strncmp(v, "none", 4) == 0) cur.irrep_norm = OEQ_IRREP_NORM_NONE;
-      else bad = 1;
-    } else if (strcmp(key, "path_norm") == 0) {
-      if (strncmp(v, "element", 7) == 0) cur.path_norm = OEQ_PATH_NORM_ELEMENT;
-      else if (strncmp(v, "path", 4) == 0) cur.path_norm = OEQ_PATH_NORM_PATH;
-      else if (strncmp(v, "none", 4) == 0) cur.path_norm = OEQ_PATH_NORM_NONE;
-      else bad = 1;
-    } else if (strcmp(key, "shared") == 0) {
-      bad = sscanf(v, "%d", &cur.shared) != 1;
-    } else if (strcmp(key, "x_rows") == 0) {
-      bad = sscanf(v, "%" SCNd64, &cur.x_rows) != 1 || cur.x_rows < 1;
-    } else if (strcmp(key, "z_rows") == 0) {
-      bad = sscanf(v, "%" SCNd64, &cur.z_rows) != 1 || cur.z_rows < 1;
-    } else if (strcmp(key, "edges") == 0) {
-      bad = sscanf(v, "%" SCNd64, &cur.edges) != 1 || cur.edges < 0 || cur.edges > CF_MAX_E;
-    } else if (strcmp(key, "in1_var") == 0) {
-      bad = parse_vars(v, &cur.nvar[0], cur.var[0]);
-    } else if (strcmp(key, "in2_var") == 0) {
-      bad = parse_vars(v, &cur.nvar[1], cur.var[1]);
-    } else if (strcmp(key, "out_var") == 0) {
-      bad = parse_vars(v, &cur.nvar[2], cur.var[2]);
-    } else if (strcmp(key, "dims") == 0) {
-      bad = sscanf(v, "%" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64, &cur.d1, &cur.d2, &cur.dout,
-                   &cur.numel) != 4;
-    } else if (strcmp(key, "builder") == 0) {
-      char filt[CF_STR] = "";
-      bad = sscanf(v, "%31s %511s", cur.builder, filt) < 1;
-      strcpy(cur.builder_filter, filt);
-    } else if (strcmp(key, "ins") == 0) {
-      char mode[16];
-      cf_ins_t *in = &cur.ins[cur.nins];
-      bad = cur.nins >= CF_MAX_INS ||
-            sscanf(v, "%d %d %d %15s %d %lf", &in->i1, &in->i2, &in->io, mode, &in->has_weight,
-                   &in->path_weight) != 6 ||
-            parse_mode(mode, &in->mode) != 0;
-      if (!bad) cur.nins++;
-    } else if (strcmp(key, "rows") == 0) {
-      bad = parse_ints(v, cur.rows, &cur.nrows);
-    } else if (strcmp(key, "cols") == 0) {
-      bad = parse_ints(v, cur.cols, &cur.ncols);
-    } else if (strcmp(key, "end") == 0) {
-      if (cur.x_rows < 1 || cur.z_rows < 1 || cur.edges < 0 || cur.nrows != cur.edges ||
-          cur.ncols != cur.edges) {
-        snprintf(err, errn, "%s:%d: case %s: x_rows/z_rows/edges/rows/cols missing or inconsistent",
-                 path, lineno, cur.name);
-        goto fail;
-      }
-      for (int64_t e = 0; e < cur.edges; e++)
-        if (cur.rows[e] < 0 || cur.rows[e] >= cur.z_rows || cur.cols[e] < 0 ||
-            cur.cols[e] >= cur.x_rows) {
-          snprintf(err, errn, "%s: case %s: edge %lld out of range", path, cur.name, (long long)e);
-          goto fail;
-        }
-      if (cases) {
-        if (n >= max) {
-          snprintf(err, errn, "%s: more than %d cases", path, max);
-          goto fail;
-        }
-        cases[n] = cur;
-      }
-      n++;
-      in_case = 0;
-    } else {
-      bad = 1;
-    }
-    if (bad) {
-      snprintf(err, errn, "%s:%d: cannot parse '%s' line", path, lineno, key);
-      goto fail;
-    }
-  }
-  fclose(f);
-  if (in_case) {
-    snprintf(err, errn, "%s: last case has no 'end'", path);
-    return -1;
-  }
-  return n;
-fail:
-  fclose(f);
-  return -1;
+  static const fx_hooks_t hooks = {case_begin, case_key, case_end};
+  return fx_read_manifest("conv_manifest.txt", &cur, sizeof cur, &cur.tp, cases, max, &hooks, err,
+                          errn);
 }
 
 /* ------------------------------------------------------------- fixture data */
 
-typedef struct {
-  int64_t nx, ny, nw, nz;
-  double *x, *y, *w, *dz, *z, *dx, *dy, *dw;
-  double *buf;
-} cf_data_t;
+typedef fx_data_t cf_data_t;
 
 static int load_data(const cf_case_t *c, cf_data_t *d, char *err, size_t errn) {
-  memset(d, 0, sizeof *d);
-  d->nx = c->x_rows * c->d1;
-  d->ny = c->edges * c->d2;
-  d->nz = c->z_rows * c->dout;
-  d->nw = c->shared ? c->numel : c->edges * c->numel;
-  int64_t total = 2 * (d->nx + d->ny + d->nw + d->nz);
-  char dir[1024], path[1400];
-  fixture_dir(dir, sizeof dir);
-  snprintf(path, sizeof path, "%s/%s.bin", dir, c->name);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errn, "cannot open %s", path);
-    return -1;
-  }
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  if (size != (long)(total * 8)) {
-    snprintf(err, errn, "%s: %ld bytes, the manifest implies %lld", path, size,
-             (long long)(total * 8));
-    fclose(f);
-    return -1;
-  }
-  d->buf = malloc((size_t)(total + 1) * sizeof(double));
-  unsigned char *raw = malloc((size_t)size + 1);
-  size_t got = fread(raw, 1, (size_t)size, f);
-  fclose(f);
-  if (got != (size_t)size || !d->buf) {
-    snprintf(err, errn, "%s: short read", path);
-    free(raw);
-    return -1;
-  }
-  for (int64_t i = 0; i < total; i++) { /* little-endian float64, whatever the host */
-    uint64_t u = 0;
-    for (int b = 7; b >= 0; b--) u = (u << 8) | raw[8 * i + b];
-    memcpy(&d->buf[i], &u, 8);
-  }
-  free(raw);
-  double *p = d->buf;
-  d->x = p, p += d->nx;
-  d->y = p, p += d->ny;
-  d->w = p, p += d->nw;
-  d->dz = p, p += d->nz;
-  d->z = p, p += d->nz;
-  d->dx = p, p += d->nx;
-  d->dy = p, p += d->ny;
-  d->dw = p;
-  return 0;
+  const fx_tp_t *t = &c->tp;
+  return fx_load_data(t->name, c->x_rows * t->d1, c->edges * t->d2,
+                      t->shared ? t->numel : c->edges * t->numel, c->z_rows * t->dout, d, err, errn);
 }
 
 /* ---------------------------------------------------------------- building */
 
-#define CHECK_OK(call)                                                                         \
-  do {                                                                                         \
-    oeq_status_t st_ = (call);                                                                 \
-    cr_assert_eq(st_, OEQ_SUCCESS, "case %s: %s failed: %s (%s)", c->name, #call,              \
-                 oeq_status_string(st_), oeq_last_error());                                    \
-  } while (0)
+#define CHECK_OK(call) FX_CHECK_OK(c->tp.name, call)
 
+/* The case's problem in dtype dt, its dims checked against e3nn's. */
 static oeq_problem_t *build_problem(const cf_case_t *c, oeq_dtype_t dt) {
   oeq_problem_t *p = NULL;
-  CHECK_OK(oeq_problem_create(c->in1, c->in2, c->out, &p));
-  for (int k = 0; k < c->nins; k++) {
-    const cf_ins_t *in = &c->ins[k];
-    oeq_status_t st = oeq_problem_add_instruction(p, in->i1, in->i2, in->io, in->mode,
-                                                  in->has_weight, in->path_weight);
-    cr_assert_eq(st, OEQ_SUCCESS, "case %s: add_instruction #%d: %s (%s)", c->name, k,
-                 oeq_status_string(st), oeq_last_error());
-  }
-  CHECK_OK(oeq_problem_set_normalization(p, c->irrep_norm, c->path_norm));
-  if (c->nvar[0] >= 0 || c->nvar[1] >= 0 || c->nvar[2] >= 0)
-    CHECK_OK(oeq_problem_set_variances(p, c->nvar[0] >= 0 ? c->var[0] : NULL,
-                                       c->nvar[1] >= 0 ? c->var[1] : NULL,
-                                       c->nvar[2] >= 0 ? c->var[2] : NULL));
-  CHECK_OK(oeq_problem_set_shared_weights(p, c->shared));
-  CHECK_OK(oeq_problem_set_dtypes(p, dt, dt));
-  int64_t d1 = -1, d2 = -1, dout = -1, numel = -1;
-  CHECK_OK(oeq_problem_dims(p, &d1, &d2, &dout));
-  CHECK_OK(oeq_problem_weight_numel(p, &numel));
-  cr_assert(d1 == c->d1 && d2 == c->d2 && dout == c->dout && numel == c->numel,
-            "case %s: oeq dims %lld %lld %lld numel %lld, e3nn %lld %lld %lld numel %lld", c->name,
-            (long long)d1, (long long)d2, (long long)dout, (long long)numel, (long long)c->d1,
-            (long long)c->d2, (long long)c->dout, (long long)c->numel);
+  char err[1600];
+  cr_assert_eq(fx_build_problem(&c->tp, dt, &p, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(fx_check_dims(&c->tp, p, NULL, err, sizeof err), 0, "%s", err);
   return p;
 }
 
@@ -401,22 +174,22 @@ static cf_graph_t make_graph(const cf_case_t *c, const cf_data_t *d, int det) {
     qsort(order, (size_t)E, 8, cmp_by_key);
   }
   g.rows = xmalloc((size_t)E * 8), g.cols = xmalloc((size_t)E * 8);
-  g.y = xmalloc((size_t)(E * c->d2) * 8), g.dy = xmalloc((size_t)(E * c->d2) * 8);
-  int64_t wn = c->shared ? c->numel : E * c->numel;
+  g.y = xmalloc((size_t)(E * c->tp.d2) * 8), g.dy = xmalloc((size_t)(E * c->tp.d2) * 8);
+  int64_t wn = c->tp.shared ? c->tp.numel : E * c->tp.numel;
   g.w = xmalloc((size_t)wn * 8), g.dw = xmalloc((size_t)wn * 8);
-  if (c->shared) memcpy(g.w, d->w, (size_t)wn * 8), memcpy(g.dw, d->dw, (size_t)wn * 8);
+  if (c->tp.shared) memcpy(g.w, d->w, (size_t)wn * 8), memcpy(g.dw, d->dw, (size_t)wn * 8);
   for (int64_t e = 0; e < E; e++) {
     int64_t s = order[e];
     g.rows[e] = c->rows[s], g.cols[e] = c->cols[s];
-    memcpy(g.y + e * c->d2, d->y + s * c->d2, (size_t)c->d2 * 8);
-    memcpy(g.dy + e * c->d2, d->dy + s * c->d2, (size_t)c->d2 * 8);
-    if (!c->shared) {
-      memcpy(g.w + e * c->numel, d->w + s * c->numel, (size_t)c->numel * 8);
-      memcpy(g.dw + e * c->numel, d->dw + s * c->numel, (size_t)c->numel * 8);
+    memcpy(g.y + e * c->tp.d2, d->y + s * c->tp.d2, (size_t)c->tp.d2 * 8);
+    memcpy(g.dy + e * c->tp.d2, d->dy + s * c->tp.d2, (size_t)c->tp.d2 * 8);
+    if (!c->tp.shared) {
+      memcpy(g.w + e * c->tp.numel, d->w + s * c->tp.numel, (size_t)c->tp.numel * 8);
+      memcpy(g.dw + e * c->tp.numel, d->dw + s * c->tp.numel, (size_t)c->tp.numel * 8);
     }
   }
   for (int64_t e = 1; det && e < E; e++)
-    cr_assert(g.rows[e - 1] <= g.rows[e], "case %s: rows not sorted after the sort", c->name);
+    cr_assert(g.rows[e - 1] <= g.rows[e], "case %s: rows not sorted after the sort", c->tp.name);
   if (det) { /* stable counting sort of the (sorted) edges by cols */
     int64_t *start = calloc((size_t)c->x_rows + 1, 8);
     cr_assert_not_null(start);
@@ -469,7 +242,7 @@ static void run_conv(const cf_case_t *c, const cf_data_t *d, oeq_backend_t b, oe
   CHECK_OK(oeq_plan_create_conv(p, b, 0, flags, &plan));
   oeq_backend_t be = OEQ_BACKEND_AUTO;
   CHECK_OK(oeq_plan_backend(plan, &be));
-  cr_assert_eq(be, b, "case %s: plan on backend %d, asked %d", c->name, (int)be, (int)b);
+  cr_assert_eq(be, b, "case %s: plan on backend %d, asked %d", c->tp.name, (int)be, (int)b);
 
   cf_graph_t g = make_graph(c, d, det);
   int64_t E = g.E, nx = d->nx, ny = d->ny, nz = d->nz, nw = d->nw;
@@ -489,13 +262,13 @@ static void run_conv(const cf_case_t *c, const cf_data_t *d, oeq_backend_t b, oe
       if (dt == OEQ_FLOAT64) test_poison_double(out[i], n_out[i]);
       else test_poison_float(out[i], n_out[i]);
     }
-    oeq_status_t st = oeq_conv_forward(plan, c->x_rows, c->z_rows, E, x, y, c->numel ? w : NULL,
+    oeq_status_t st = oeq_conv_forward(plan, c->x_rows, c->z_rows, E, x, y, c->tp.numel ? w : NULL,
                                        rows, cols, perm, out[0], NULL, 0, NULL);
-    cr_assert_eq(st, OEQ_SUCCESS, "case %s flags 0x%x: forward: %s (%s)", c->name, flags,
+    cr_assert_eq(st, OEQ_SUCCESS, "case %s flags 0x%x: forward: %s (%s)", c->tp.name, flags,
                  oeq_status_string(st), oeq_last_error());
-    st = oeq_conv_backward(plan, c->x_rows, c->z_rows, E, x, y, c->numel ? w : NULL, dz, rows, cols,
-                           perm, out[1], out[2], c->numel ? out[3] : NULL, NULL, 0, NULL);
-    cr_assert_eq(st, OEQ_SUCCESS, "case %s flags 0x%x: backward: %s (%s)", c->name, flags,
+    st = oeq_conv_backward(plan, c->x_rows, c->z_rows, E, x, y, c->tp.numel ? w : NULL, dz, rows, cols,
+                           perm, out[1], out[2], c->tp.numel ? out[3] : NULL, NULL, 0, NULL);
+    cr_assert_eq(st, OEQ_SUCCESS, "case %s flags 0x%x: backward: %s (%s)", c->tp.name, flags,
                  oeq_status_string(st), oeq_last_error());
     for (int i = 0; i < 4; i++) got[i] = untyped(out[i], n_out[i], dt), free(out[i]);
   } else {
@@ -506,15 +279,15 @@ static void run_conv(const cf_case_t *c, const cf_data_t *d, oeq_backend_t b, oe
     CUdeviceptr o[4];
     for (int i = 0; i < 4; i++) o[i] = poisoned((size_t)n_out[i] * sz);
     oeq_status_t st = oeq_conv_forward(plan, c->x_rows, c->z_rows, E, vp(dx_), vp(dy_),
-                                       c->numel ? vp(dw_) : NULL, vp(drows), vp(dcols),
+                                       c->tp.numel ? vp(dw_) : NULL, vp(drows), vp(dcols),
                                        perm ? vp(dperm) : NULL, vp(o[0]), NULL, 0, NULL);
-    cr_assert_eq(st, OEQ_SUCCESS, "case %s cuda flags 0x%x: forward: %s (%s)", c->name, flags,
+    cr_assert_eq(st, OEQ_SUCCESS, "case %s cuda flags 0x%x: forward: %s (%s)", c->tp.name, flags,
                  oeq_status_string(st), oeq_last_error());
     st = oeq_conv_backward(plan, c->x_rows, c->z_rows, E, vp(dx_), vp(dy_),
-                           c->numel ? vp(dw_) : NULL, vp(ddz), vp(drows), vp(dcols),
+                           c->tp.numel ? vp(dw_) : NULL, vp(ddz), vp(drows), vp(dcols),
                            perm ? vp(dperm) : NULL, vp(o[1]), vp(o[2]),
-                           c->numel ? vp(o[3]) : NULL, NULL, 0, NULL);
-    cr_assert_eq(st, OEQ_SUCCESS, "case %s cuda flags 0x%x: backward: %s (%s)", c->name, flags,
+                           c->tp.numel ? vp(o[3]) : NULL, NULL, 0, NULL);
+    cr_assert_eq(st, OEQ_SUCCESS, "case %s cuda flags 0x%x: backward: %s (%s)", c->tp.name, flags,
                  oeq_status_string(st), oeq_last_error());
     CK(cu->cuCtxSynchronize());
     for (int i = 0; i < 4; i++) {
@@ -554,12 +327,12 @@ static void run_case(const cf_case_t *c, oeq_backend_t b) {
       run_conv(c, &d, b, dt, flags[f], rel);
       for (int i = 0; i < 4; i++) {
         if (rel[i] > worst[i]) worst[i] = rel[i];
-        cr_expect(rel[i] <= tol, "case %s %s %s flags 0x%x: %s relative error %.3e > %.0e", c->name,
+        cr_expect(rel[i] <= tol, "case %s %s %s flags 0x%x: %s relative error %.3e > %.0e", c->tp.name,
                   bname, t == 0 ? "f64" : "f32", flags[f], qname[i], rel[i], tol);
       }
     }
     fprintf(stderr, "conv_fixtures: %-22s %-4s %s max over flags: z %.2e dx %.2e dy %.2e dw %.2e\n",
-            c->name, bname, t == 0 ? "f64" : "f32", worst[0], worst[1], worst[2], worst[3]);
+            c->tp.name, bname, t == 0 ? "f64" : "f32", worst[0], worst[1], worst[2], worst[3]);
   }
   free(d.buf);
 }
@@ -582,12 +355,12 @@ Test(conv_fixtures, manifest) {
     cr_expect_eq(load_data(&cases[i], &d, err, sizeof err), 0, "%s", err);
     free(d.buf);
     for (int j = 0; j < i; j++)
-      cr_expect_neq(strcmp(cases[i].name, cases[j].name), 0, "duplicate case %s", cases[i].name);
+      cr_expect_neq(strcmp(cases[i].tp.name, cases[j].tp.name), 0, "duplicate case %s", cases[i].tp.name);
     for (int64_t e = 0; e < cases[i].edges; e++) {
       if (cases[i].cols[e] >= cases[i].z_rows) ghost_sender = 1;
       if (e && cases[i].rows[e] < cases[i].rows[e - 1]) unsorted = 1;
     }
-    shared |= cases[i].shared;
+    shared |= cases[i].tp.shared;
   }
   cr_expect(ghost_sender && unsorted && shared, "coverage: ghost senders %d, unsorted rows %d, shared w %d",
             ghost_sender, unsorted, shared);

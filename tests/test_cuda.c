@@ -18,6 +18,9 @@
 #include "oeq.h"
 #include "support.h"
 
+#define GPU_CASES_BACKEND OEQ_BACKEND_CUDA
+#include "gpu_cases.h"
+
 static const oeq_cuda_api_t *cu;
 
 static void gpu_setup(void) {
@@ -41,67 +44,6 @@ static void gpu_setup(void) {
 
 /* ----------------------------------------------------------- test problems */
 
-typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T } problem_id_t;
-
-/* Every mode, weighted and unweighted, several paths into one output, an
- * output block no path reaches, an input block no path reads. */
-static oeq_problem_t *mixed_problem(void) {
-  oeq_problem_t *p = NULL;
-  cr_assert_eq(oeq_problem_create("33x0e+33x1o+5x2e+4x3o", "1x0e+33x1o+3x1e",
-                                  "33x1o+33x0e+7x2e+3x2e+15x1e+4x1o+2x3o+33x1e+1x0e", &p),
-               OEQ_SUCCESS, "%s", oeq_last_error());
-  struct { int i1, i2, o; oeq_mode_t m; int w; } ins[] = {
-      {1, 0, 0, OEQ_MODE_UVU, 1},  {1, 2, 0, OEQ_MODE_UVU, 0},  {1, 1, 1, OEQ_MODE_UUU, 0},
-      {1, 1, 2, OEQ_MODE_UUW, 1},  {2, 2, 3, OEQ_MODE_UVV, 1},  {2, 2, 4, OEQ_MODE_UVUV, 0},
-      {0, 1, 5, OEQ_MODE_UVW, 1},  {1, 0, 5, OEQ_MODE_UVW, 1},  {1, 1, 7, OEQ_MODE_UVU, 1},
-      {1, 1, 8, OEQ_MODE_UUW, 0},  {1, 1, 1, OEQ_MODE_UUU, 1},  {2, 2, 4, OEQ_MODE_UVUV, 1},
-      {2, 2, 3, OEQ_MODE_UVV, 0},
-  };
-  for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
-    cr_assert_eq(oeq_problem_add_instruction(p, ins[i].i1, ins[i].i2, ins[i].o, ins[i].m, ins[i].w, 1.0),
-                 OEQ_SUCCESS, "instruction %zu: %s", i, oeq_last_error());
-  return p;
-}
-
-static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t wt,
-                                   oeq_layout_t layout, int shared) {
-  oeq_problem_t *p = NULL;
-  oeq_status_t st = OEQ_SUCCESS;
-  switch (id) {
-    case P_MIXED: p = mixed_problem(); break;
-    case P_MACE:
-      st = oeq_problem_create_channelwise("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o",
-                                          "0e+1o+2e+3o", &p);
-      break;
-    case P_LIPS:
-      st = oeq_problem_create_channelwise("32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e",
-                                          "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", &p);
-      break;
-    case P_DIFFDOCK:
-      st = oeq_problem_create_fully_connected("10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o+1x2e",
-                                              "10x1o+10x1e+48x0e+48x0o", &p);
-      break;
-    case P_TETRIS:
-      st = oeq_problem_create_fully_connected("64x0e+24x1e+24x1o+16x2e+16x2o", "1x0e+1x1o+1x2e",
-                                              "0o+6x0e", &p);
-      break;
-    /* uvw with wide outputs (lanes across o in the backward): one pair per
-     * path (tetris-poly-1), and many pairs (e3tools_transformer). */
-    case P_TETRIS1:
-      st = oeq_problem_create_fully_connected("1x0e+1x1o+1x2e+1x3o", "1x0e+1x1o+1x2e+1x3o",
-                                              "64x0e+24x1e+24x1o+16x2e+16x2o", &p);
-      break;
-    case P_E3T:
-      st = oeq_problem_create_fully_connected("64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", &p);
-      break;
-  }
-  cr_assert_eq(st, OEQ_SUCCESS, "%s", oeq_last_error());
-  cr_assert_eq(oeq_problem_set_dtypes(p, it, wt), OEQ_SUCCESS);
-  cr_assert_eq(oeq_problem_set_layout(p, layout), OEQ_SUCCESS);
-  cr_assert_eq(oeq_problem_set_shared_weights(p, shared), OEQ_SUCCESS);
-  return p;
-}
-
 /* ------------------------------------------------------------ host arrays */
 
 typedef struct array {
@@ -110,8 +52,6 @@ typedef struct array {
   void *host;
   CUdeviceptr dev;
 } array_t;
-
-static size_t dsize(oeq_dtype_t t) { return t == OEQ_FLOAT64 ? 8 : 4; }
 
 static array_t make_array(oeq_dtype_t t, int64_t n, test_rng_t *rng) {
   array_t a = {t, n, calloc((size_t)(n > 0 ? n : 1), dsize(t)), 0};
@@ -138,12 +78,6 @@ static void poison(array_t *a) {
   free(nan);
 }
 
-static double *as_double(oeq_dtype_t t, const void *v, int64_t n) {
-  double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
-  for (int64_t i = 0; i < n; i++) d[i] = t == OEQ_FLOAT64 ? ((const double *)v)[i] : ((const float *)v)[i];
-  return d;
-}
-
 static void free_array(array_t *a) {
   free(a->host);
   cu->cuMemFree(a->dev);
@@ -154,40 +88,11 @@ static void expect_close(const array_t *a, double tol, const char *what) {
   if (a->n == 0) return;
   void *got = malloc((size_t)a->n * dsize(a->dtype));
   CK(cu->cuMemcpyDtoH(got, a->dev, (size_t)a->n * dsize(a->dtype)));
-  double *g = as_double(a->dtype, got, a->n), *r = as_double(a->dtype, a->host, a->n);
-  double rel = test_rel_error(g, r, a->n), max_abs = test_max_abs_error(g, r, a->n), scale = 0;
-  for (int64_t i = 0; i < a->n; i++) scale = fabs(r[i]) > scale ? fabs(r[i]) : scale;
-  cr_expect(rel <= tol, "%s: relative error %.3g > %.1g", what, rel, tol);
-  cr_expect(max_abs <= 10 * tol * (scale > 1 ? scale : 1), "%s: max abs error %.3g (scale %.3g)",
-            what, max_abs, scale);
+  expect_host_close(a->dtype, got, a->host, a->n, tol, what);
   free(got);
-  free(g);
-  free(r);
 }
 
 /* -------------------------------------------------------- the comparison */
-
-typedef struct tp_case {
-  oeq_problem_t *problem;
-  oeq_plan_t *cpu, *gpu;
-  int64_t x_dim, y_dim, z_dim, w_numel;
-  oeq_dtype_t it, wt;
-  int shared;
-} tp_case_t;
-
-static void open_case(tp_case_t *c, oeq_problem_t *p, oeq_dtype_t it, oeq_dtype_t wt, int shared) {
-  *c = (tp_case_t){.problem = p, .it = it, .wt = wt, .shared = shared};
-  cr_assert_eq(oeq_problem_dims(p, &c->x_dim, &c->y_dim, &c->z_dim), OEQ_SUCCESS);
-  cr_assert_eq(oeq_problem_weight_numel(p, &c->w_numel), OEQ_SUCCESS);
-  cr_assert_eq(oeq_plan_create_tp(p, OEQ_BACKEND_CPU, 0, &c->cpu), OEQ_SUCCESS, "%s", oeq_last_error());
-  cr_assert_eq(oeq_plan_create_tp(p, OEQ_BACKEND_CUDA, 0, &c->gpu), OEQ_SUCCESS, "%s", oeq_last_error());
-}
-
-static void close_case(tp_case_t *c) {
-  oeq_plan_destroy(c->cpu);
-  oeq_plan_destroy(c->gpu);
-  oeq_problem_destroy(c->problem);
-}
 
 /* Forward and backward at one batch size on `stream`, checked. */
 static void check_batch(const tp_case_t *c, int64_t batch, CUstream stream, uint64_t seed) {
@@ -198,12 +103,7 @@ static void check_batch(const tp_case_t *c, int64_t batch, CUstream stream, uint
   array_t w = make_array(c->wt, w_rows * c->w_numel, &rng), dz = make_array(c->it, batch * c->z_dim, &rng);
   array_t z = make_array(c->it, batch * c->z_dim, NULL), dx = make_array(c->it, batch * c->x_dim, NULL);
   array_t dy = make_array(c->it, batch * c->y_dim, NULL), dw = make_array(c->wt, w_rows * c->w_numel, NULL);
-  const void *wh = c->w_numel ? w.host : NULL;
-  cr_assert_eq(oeq_tp_forward(c->cpu, batch, x.host, y.host, wh, z.host, NULL), OEQ_SUCCESS, "%s",
-               oeq_last_error());
-  cr_assert_eq(oeq_tp_backward(c->cpu, batch, x.host, y.host, wh, dz.host, dx.host, dy.host,
-                               c->w_numel ? dw.host : NULL, NULL),
-               OEQ_SUCCESS, "%s", oeq_last_error());
+  cpu_reference(c, batch, x.host, y.host, w.host, dz.host, z.host, dx.host, dy.host, dw.host);
   poison(&z), poison(&dx), poison(&dy), poison(&dw);
   void *wd = c->w_numel ? (void *)(uintptr_t)w.dev : NULL, *dwd = c->w_numel ? (void *)(uintptr_t)dw.dev : NULL;
   cr_assert_eq(oeq_tp_forward(c->gpu, batch, (void *)(uintptr_t)x.dev, (void *)(uintptr_t)y.dev, wd,

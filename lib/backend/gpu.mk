@@ -26,3 +26,4 @@ tests_test_cuda_LDADD = $(SUITE_LIBS)
 tests_test_cuda_LDFLAGS = $(SUITE_LINK_FLAGS)
 TESTS += tests/test_nvrtc_compile tests/test_cuda
 endif
+EXTRA_DIST += tests/gpu_cases.h

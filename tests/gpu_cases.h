@@ -1,0 +1,137 @@
+/* gpu_cases.h: the problems and CPU-vs-GPU comparison shared by tests/test_cuda.c
+ * and tests/test_hip.c (header-only: static functions). Define GPU_CASES_BACKEND
+ * (the oeq_backend_t of the GPU plans) before including it, after criterion,
+ * oeq.h and support.h. */
+#ifndef OEQ_TESTS_GPU_CASES_H
+#define OEQ_TESTS_GPU_CASES_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#ifndef GPU_CASES_BACKEND
+#error "define GPU_CASES_BACKEND before including gpu_cases.h"
+#endif
+
+/* ----------------------------------------------------------- test problems */
+
+typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T } problem_id_t;
+
+/* Every mode, weighted and unweighted, several paths into one output, an
+ * output block no path reaches, an input block no path reads. */
+static oeq_problem_t *mixed_problem(void) {
+  oeq_problem_t *p = NULL;
+  cr_assert_eq(oeq_problem_create("33x0e+33x1o+5x2e+4x3o", "1x0e+33x1o+3x1e",
+                                  "33x1o+33x0e+7x2e+3x2e+15x1e+4x1o+2x3o+33x1e+1x0e", &p),
+               OEQ_SUCCESS, "%s", oeq_last_error());
+  struct { int i1, i2, o; oeq_mode_t m; int w; } ins[] = {
+      {1, 0, 0, OEQ_MODE_UVU, 1},  {1, 2, 0, OEQ_MODE_UVU, 0},  {1, 1, 1, OEQ_MODE_UUU, 0},
+      {1, 1, 2, OEQ_MODE_UUW, 1},  {2, 2, 3, OEQ_MODE_UVV, 1},  {2, 2, 4, OEQ_MODE_UVUV, 0},
+      {0, 1, 5, OEQ_MODE_UVW, 1},  {1, 0, 5, OEQ_MODE_UVW, 1},  {1, 1, 7, OEQ_MODE_UVU, 1},
+      {1, 1, 8, OEQ_MODE_UUW, 0},  {1, 1, 1, OEQ_MODE_UUU, 1},  {2, 2, 4, OEQ_MODE_UVUV, 1},
+      {2, 2, 3, OEQ_MODE_UVV, 0},
+  };
+  for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
+    cr_assert_eq(oeq_problem_add_instruction(p, ins[i].i1, ins[i].i2, ins[i].o, ins[i].m, ins[i].w, 1.0),
+                 OEQ_SUCCESS, "instruction %zu: %s", i, oeq_last_error());
+  return p;
+}
+
+static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t wt,
+                                   oeq_layout_t layout, int shared) {
+  oeq_problem_t *p = NULL;
+  oeq_status_t st = OEQ_SUCCESS;
+  switch (id) {
+    case P_MIXED: p = mixed_problem(); break;
+    case P_MACE:
+      st = oeq_problem_create_channelwise("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o",
+                                          "0e+1o+2e+3o", &p);
+      break;
+    case P_LIPS:
+      st = oeq_problem_create_channelwise("32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e",
+                                          "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", &p);
+      break;
+    case P_DIFFDOCK:
+      st = oeq_problem_create_fully_connected("10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o+1x2e",
+                                              "10x1o+10x1e+48x0e+48x0o", &p);
+      break;
+    case P_TETRIS:
+      st = oeq_problem_create_fully_connected("64x0e+24x1e+24x1o+16x2e+16x2o", "1x0e+1x1o+1x2e",
+                                              "0o+6x0e", &p);
+      break;
+    /* uvw with wide outputs (lanes across o in the backward): one pair per
+     * path (tetris-poly-1), and many pairs (e3tools_transformer). */
+    case P_TETRIS1:
+      st = oeq_problem_create_fully_connected("1x0e+1x1o+1x2e+1x3o", "1x0e+1x1o+1x2e+1x3o",
+                                              "64x0e+24x1e+24x1o+16x2e+16x2o", &p);
+      break;
+    case P_E3T:
+      st = oeq_problem_create_fully_connected("64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", &p);
+      break;
+  }
+  cr_assert_eq(st, OEQ_SUCCESS, "%s", oeq_last_error());
+  cr_assert_eq(oeq_problem_set_dtypes(p, it, wt), OEQ_SUCCESS);
+  cr_assert_eq(oeq_problem_set_layout(p, layout), OEQ_SUCCESS);
+  cr_assert_eq(oeq_problem_set_shared_weights(p, shared), OEQ_SUCCESS);
+  return p;
+}
+
+/* ------------------------------------------------------------ host arrays */
+
+static size_t dsize(oeq_dtype_t t) { return t == OEQ_FLOAT64 ? 8 : 4; }
+
+static double *as_double(oeq_dtype_t t, const void *v, int64_t n) {
+  double *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+  for (int64_t i = 0; i < n; i++) d[i] = t == OEQ_FLOAT64 ? ((const double *)v)[i] : ((const float *)v)[i];
+  return d;
+}
+
+/* got against ref (both n values of dtype t, on the host): relative Frobenius
+ * error <= tol and largest element error <= 10 tol (scaled). */
+static void expect_host_close(oeq_dtype_t t, const void *got, const void *ref, int64_t n,
+                              double tol, const char *what) {
+  double *g = as_double(t, got, n), *r = as_double(t, ref, n);
+  double rel = test_rel_error(g, r, n), max_abs = test_max_abs_error(g, r, n), scale = 0;
+  for (int64_t i = 0; i < n; i++) scale = fabs(r[i]) > scale ? fabs(r[i]) : scale;
+  cr_expect(rel <= tol, "%s: relative error %.3g > %.1g", what, rel, tol);
+  cr_expect(max_abs <= 10 * tol * (scale > 1 ? scale : 1), "%s: max abs error %.3g (scale %.3g)",
+            what, max_abs, scale);
+  free(g);
+  free(r);
+}
+
+/* -------------------------------------------------------- the comparison */
+
+typedef struct tp_case {
+  oeq_problem_t *problem;
+  oeq_plan_t *cpu, *gpu;
+  int64_t x_dim, y_dim, z_dim, w_numel;
+  oeq_dtype_t it, wt;
+  int shared;
+} tp_case_t;
+
+static void open_case(tp_case_t *c, oeq_problem_t *p, oeq_dtype_t it, oeq_dtype_t wt, int shared) {
+  *c = (tp_case_t){.problem = p, .it = it, .wt = wt, .shared = shared};
+  cr_assert_eq(oeq_problem_dims(p, &c->x_dim, &c->y_dim, &c->z_dim), OEQ_SUCCESS);
+  cr_assert_eq(oeq_problem_weight_numel(p, &c->w_numel), OEQ_SUCCESS);
+  cr_assert_eq(oeq_plan_create_tp(p, OEQ_BACKEND_CPU, 0, &c->cpu), OEQ_SUCCESS, "%s", oeq_last_error());
+  cr_assert_eq(oeq_plan_create_tp(p, GPU_CASES_BACKEND, 0, &c->gpu), OEQ_SUCCESS, "%s", oeq_last_error());
+}
+
+static void close_case(tp_case_t *c) {
+  oeq_plan_destroy(c->cpu);
+  oeq_plan_destroy(c->gpu);
+  oeq_problem_destroy(c->problem);
+}
+
+/* The CPU reference: forward into z, backward into dx, dy, dw (host arrays). */
+static void cpu_reference(const tp_case_t *c, int64_t batch, const void *x, const void *y,
+                          const void *w, const void *dz, void *z, void *dx, void *dy, void *dw) {
+  const void *wh = c->w_numel ? w : NULL;
+  cr_assert_eq(oeq_tp_forward(c->cpu, batch, x, y, wh, z, NULL), OEQ_SUCCESS, "%s",
+               oeq_last_error());
+  cr_assert_eq(oeq_tp_backward(c->cpu, batch, x, y, wh, dz, dx, dy, c->w_numel ? dw : NULL, NULL),
+               OEQ_SUCCESS, "%s", oeq_last_error());
+}
+
+#endif
