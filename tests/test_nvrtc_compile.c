@@ -14,6 +14,7 @@
 
 #include "backend/cuda_api.h"
 #include "codegen/tp_codegen.h"
+#include "anchors.h"
 #include "oeq.h"
 #include "problem.h"
 #include "schedule.h"
@@ -122,37 +123,6 @@ static void run_all(job_t *jobs, int n) {
 
 /* ------------------------------------------------------------- anchors */
 
-typedef struct anchor {
-  const char *label, *in1, *in2, *out;
-  int fully_connected, shared;
-} anchor_t;
-
-static const anchor_t anchors[] = {
-    {"mace-large", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", 0, 0},
-    {"mace-medium", "128x0e+128x1o", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e", 0, 0},
-    {"nequip-lips", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e",
-     "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", 0, 0},
-    {"nequip-revmd17-aspirin", "64x0o+64x0e+64x1o+64x1e", "0e+1o", "64x0o+64x0e+64x1o+64x1e", 0, 0},
-    {"nequip-revmd17-toluene", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e", "0e+1o+2e",
-     "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e", 0, 0},
-    {"nequip-revmd17-benzene", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", "0e+1o+2e+3o",
-     "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", 0, 0},
-    {"nequip-water", "32x0o+32x0e+32x1o+32x1e", "0e+1o", "32x0o+32x0e+32x1o+32x1e", 0, 0},
-    {"nequix-mp-1-first_layer", "89x0e", "1x0e+1x1o+1x2e+1x3o", "89x0e+89x1o+89x2e+89x3o", 0, 0},
-    {"nequix-mp-1-main_layers", "128x0e+64x1o+32x2e+32x3o", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", 0, 0},
-    {"nequix-mp-1-last_layer", "128x0e+64x1o+32x2e+32x3o", "1x0e+1x1o+1x2e+1x3o", "0e", 0, 0},
-    {"SevenNet_l3i5-first-layer", "128x0e", "1x0e+1x1e+1x2e+1x3e", "0e+1e+2e+3e", 0, 0},
-    {"SevenNet_l3i5-main-layers", "128x0e+64x1e+32x2e+32x3e", "1x0e+1x1e+1x2e+1x3e", "0e+1e+2e+3e", 0, 0},
-    {"SevenNet_l3i5-last-layer", "128x0e+64x1e+32x2e+32x3e", "1x0e+1x1e+1x2e+1x3e", "0e", 0, 0},
-    {"DiffDock-L=1", "10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o", "10x1o+10x1e+48x0e+48x0o", 1, 0},
-    {"DiffDock-L=2", "10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o+1x2e", "10x1o+10x1e+48x0e+48x0o", 1, 0},
-    {"tetris-poly-1", "1x0e+1x1o+1x2e+1x3o", "1x0e+1x1o+1x2e+1x3o", "64x0e+24x1e+24x1o+16x2e+16x2o", 1, 1},
-    {"tetris-poly-2", "64x0e+24x1e+24x1o+16x2e+16x2o", "1x0e+1x1o+1x2e", "0o+6x0e", 1, 1},
-    {"e3tools_conv", "64x0e+16x1o", "1x0e+1x1o", "80x0e+16x1o", 1, 0},
-    {"e3tools_transformer", "64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", 1, 1},
-};
-
-#define N_ANCHORS ((int)(sizeof anchors / sizeof anchors[0]))
 
 Test(nvrtc_compile, anchor_problems_f32_f64_no_spills, .timeout = 1200) {
   need_nvrtc();
@@ -162,13 +132,8 @@ Test(nvrtc_compile, anchor_problems_f32_f64_no_spills, .timeout = 1200) {
     for (int d = 0; d < 2; d++) {
       const anchor_t *a = &anchors[i];
       job_t *j = &jobs[2 * i + d];
-      oeq_status_t st = a->fully_connected
-                            ? oeq_problem_create_fully_connected(a->in1, a->in2, a->out, &j->problem)
-                            : oeq_problem_create_channelwise(a->in1, a->in2, a->out, &j->problem);
+      oeq_status_t st = anchor_problem(a, d ? OEQ_FLOAT64 : OEQ_FLOAT32, &j->problem);
       cr_assert_eq(st, OEQ_SUCCESS, "%s: %s", a->label, oeq_last_error());
-      oeq_dtype_t t = d ? OEQ_FLOAT64 : OEQ_FLOAT32;
-      oeq_problem_set_dtypes(j->problem, t, t);
-      oeq_problem_set_shared_weights(j->problem, a->shared);
       snprintf(j->label, sizeof j->label, "%s %s", a->label, d ? "f64" : "f32");
       j->check_spills = 1;
     }

@@ -27,3 +27,4 @@ tests_test_cuda_LDFLAGS = $(SUITE_LINK_FLAGS)
 TESTS += tests/test_nvrtc_compile tests/test_cuda
 endif
 EXTRA_DIST += tests/gpu_cases.h
+EXTRA_DIST += tests/anchors.h
