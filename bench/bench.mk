@@ -15,3 +15,11 @@ noinst_PROGRAMS += bench/bench_conv
 bench_bench_conv_SOURCES = bench/bench_conv.c
 bench_bench_conv_LDADD = liboeq_core.la -lm
 bench_bench_conv_LDFLAGS = $(OPENMP_CFLAGS)
+
+# Generated-kernel resources (registers, spills) per anchor, via NVRTC:
+# a developer's tool, no GPU needed.
+noinst_PROGRAMS += bench/kernel_info
+bench_kernel_info_SOURCES = bench/kernel_info.c
+bench_kernel_info_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests
+bench_kernel_info_LDADD = liboeq_core.la -lm
+bench_kernel_info_LDFLAGS = $(OPENMP_CFLAGS)

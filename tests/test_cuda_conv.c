@@ -321,6 +321,19 @@ Test(cuda_conv, random_graphs_every_mode_dtype_weights) {
       }
 }
 
+/* Graphs above 2,048 segments (32,768 edges) launch one warp per segment
+ * for all output groups; the smaller ones above take the split launch (a
+ * warp per segment, group and chunk). Both against the CPU backend. */
+Test(cuda_conv, large_graph_unsplit_launch) {
+  test_rng_t rng = {61};
+  graph_t g = random_graph(&rng, 3000, 3000, 40000);
+  sort_by_rows(&g);
+  check_graph("channelwise", 0, OEQ_FLOAT32, &g, 1, 62, "unsplit");
+  check_graph("lips", 0, OEQ_FLOAT32, &g, 1, 63, "unsplit");
+  check_graph("modes", 1, OEQ_FLOAT64, &g, 1, 64, "unsplit");
+  graph_free(&g);
+}
+
 Test(cuda_conv, unsorted_edges_atomic) {
   test_rng_t rng = {3};
   graph_t g = random_graph(&rng, 50, 60, 2000);

@@ -67,6 +67,13 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
                     c.b_per_warp, target->max_shared_per_block);
   c.warps_per_block = wpb;
   c.e.warps_per_block = wpb;
+  st = conv_forward_plan_groups(&c, err);
+  if (st != OEQ_SUCCESS) {
+    free(c.fwd_order);
+    free(c.fwd_group_start);
+    oeq_sb_free(&sb);
+    return st;
+  }
 
   emit_prelude(&c.e);
   oeq_sb_printf(&sb, "typedef %s oeq_ix;\n", opt->index64 ? "long long" : "int");
@@ -75,6 +82,9 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
   emit_conv_forward(&c);
   emit_conv_backward(&c);
   emit_conv_helpers(&c);
+  const int forward_items = conv_forward_items(&c);
+  free(c.fwd_order);
+  free(c.fwd_group_start);
   char *text = oeq_sb_take(&sb);
   if (!text) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory generating conv kernel source");
   *out = (oeq_conv_source_t){
@@ -84,7 +94,7 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
       .forward_shared_bytes = 0,
       .backward_shared_bytes = (size_t)wpb * c.b_per_warp,
       .compute_size = c.e.ct_is_double ? 8 : 4,
-      .forward_items = conv_forward_items(s),
+      .forward_items = forward_items,
   };
   return OEQ_SUCCESS;
 }

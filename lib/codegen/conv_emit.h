@@ -14,11 +14,17 @@ typedef struct conv_ctx {
   /* backward, per warp, bytes: staged x and y rows, dx / dy accumulators,
    * dx compensation (Kahan), shared-weight dw accumulator */
   size_t b_xs, b_ys, b_dxs, b_dxc, b_dys, b_dws, b_per_warp;
+  /* forward: the written output blocks in pass order (fwd_order), cut into
+   * n_fwd_groups groups, group g = fwd_order[fwd_group_start[g] ..
+   * fwd_group_start[g + 1]) (conv_forward_plan_groups; free() both) */
+  int *fwd_order, *fwd_group_start, n_fwd_groups;
 } conv_ctx_t;
 
+/* Groups the forward's output blocks (sets c->fwd_*); before emitting. */
+oeq_status_t conv_forward_plan_groups(conv_ctx_t *c, oeq_error_t *err);
 void emit_conv_forward(const conv_ctx_t *c);
-/* Forward work items per segment (one per written output block). */
-int conv_forward_items(const oeq_schedule_t *s);
+/* Forward work items per segment (one per group). */
+int conv_forward_items(const conv_ctx_t *c);
 void emit_conv_backward(const conv_ctx_t *c);
 /* fix-ups, dw reduction, index check */
 void emit_conv_helpers(const conv_ctx_t *c);
