@@ -371,7 +371,7 @@ static void emit_group(const group_t *g) {
     for (int i = 0; i < s->n_paths; i++)
       if (path_in_block(&s->paths[i], b)) emit_path(c, &s->paths[i], m);
     for (int k = 0; k < b->d; k++) {
-      char acc[24], comp[24], mk[24];
+      char acc[32], comp[32], mk[32];
       snprintf(acc, sizeof acc, "a%d_%d", j, k);
       snprintf(comp, sizeof comp, "c%d_%d", j, k);
       snprintf(mk, sizeof mk, "m%d_%d", j, k);
