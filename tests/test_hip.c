@@ -70,6 +70,7 @@ static array_t make_array(oeq_dtype_t t, int64_t n, test_rng_t *rng) {
 static void poison(array_t *a) {
   if (a->n == 0) return;
   void *nan = malloc(bytes_of(a->dtype, a->n));
+  cr_assert_not_null(nan);
   if (a->dtype == OEQ_FLOAT64)
     test_poison_double(nan, a->n);
   else
@@ -87,6 +88,7 @@ static void free_array(array_t *a) {
 static void expect_close(const array_t *a, double tol, const char *what) {
   if (a->n == 0) return;
   void *got = malloc((size_t)a->n * dsize(a->dtype));
+  cr_assert_not_null(got);
   CK(hip->hipMemcpy(got, a->dev, (size_t)a->n * dsize(a->dtype), OEQ_HIP_MEMCPY_D2H));
   expect_host_close(a->dtype, got, a->host, a->n, tol, what);
   free(got);

@@ -23,6 +23,7 @@ typedef struct emit_ctx {
   int max_pair_d3;          /* largest 2l+1 out of a uvw/uuw path (0 if none) */
   /* per-warp shared-memory carve-up, bytes */
   size_t fwd_xs, fwd_ys, fwd_scratch, fwd_pairs, fwd_per_warp;
+  size_t fwd_ws; /* staged per-row weights (0: read from global memory) */
   size_t bwd_xs, bwd_ys, bwd_dxs, bwd_dys, bwd_scratch, bwd_per_warp;
   size_t bwd_dw_block; /* shared-weight dw accumulator at the block's start (0: none) */
   /* 1: bwd_dw_block holds one private dw copy per warp (plain adds, no
@@ -31,7 +32,15 @@ typedef struct emit_ctx {
   size_t bwd_dw_copy; /* bytes of one copy */
   /* pair modes: dz row, t[q][k] of a pair chunk, a 32 x 33 weight tile */
   size_t bwd_dzs, bwd_pt, bwd_wst;
+  /* the backward's __launch_bounds__ minimum blocks per SM (CUDA) */
+  int bwd_min_blocks;
 } emit_ctx_t;
+
+/* The forward's min-blocks per SM on sm_90 when it stages a weight window
+ * (at most 80 registers a thread; tp_forward.c says why); 0: no bound. */
+static inline int fwd_window_min_blocks(int threads) {
+  return threads <= 256 ? 65536 / (80 * threads) : 0;
+}
 
 /* A CG coefficient (or any constant) as an exact hex literal of the compute type. */
 const char *emit_literal(const emit_ctx_t *c, double v, char buf[64]);

@@ -6,7 +6,8 @@
  * path touches get their zero gradient). Paths are processed one after
  * another with a warp barrier between them:
  *  - direct modes (uvu, uvv, uuu, uvuv): lanes across the output
- *    multiplicity o, dz staged through shared memory for coalesced reads.
+ *    multiplicity o, dz staged through shared memory for coalesced reads;
+ *    a chunk's dz and W loaded into registers one chunk ahead.
  *    The gradient a lane owns alone is a plain add; one shared by all lanes
  *    at a warp-uniform index (dy of uvu, dx of uvv) is a warp sum; the rest
  *    (uvuv) are shared-memory atomics.
@@ -61,26 +62,111 @@ static void emit_cg_gradients(const emit_ctx_t *c, const oeq_path_t *p, int with
   }
 }
 
-/* Lane o's dz chunk into registers g<k>. */
-static void emit_load_dz(const emit_ctx_t *c, const oeq_path_t *p, const int used_c[]) {
-  char idx[128];
-  if (c->s->layout == OEQ_LAYOUT_MUL_IR && p->d3 > 1) {
+/* Prefetch of a direct path's chunk operands.
+ *
+ * A chunk (32 outputs of one path) needs dz[o][k] and, for most paths,
+ * W[o]. Loaded at the chunk's start, each chunk waited for global memory
+ * twice in a row (dz staged, a warp barrier, then W), and the warp had
+ * nothing else in flight: the backward ran at about one memory latency
+ * per chunk. Instead every chunk's loads go into registers pfz<j> / pfw
+ * one chunk ahead: while chunk i computes, chunk i+1's loads (the next
+ * chunk of the path, else the first of the next direct path) are in
+ * flight, and a row's first chunk loads together with the row's x and y.
+ * The cost is max d3 + 1 registers. */
+
+/* dz goes through shared memory (scr) when lane o's d3 values are not
+ * contiguous across lanes: mul_ir rows with d3 > 1. */
+static int dz_staged(const emit_ctx_t *c, const oeq_path_t *p) {
+  return c->s->layout == OEQ_LAYOUT_MUL_IR && p->d3 > 1;
+}
+
+/* Lane o reads one weight W[o] (a single-iteration inner loop), which can
+ * be prefetched like dz; otherwise W is read inside the inner loop. */
+static int weight_per_output(const oeq_path_t *p) {
+  if (!p->has_weight) return 0;
+  switch (p->mode) {
+    case OEQ_MODE_UVU: return p->mul2 == 1;
+    case OEQ_MODE_UVV: return p->mul1 == 1;
+    case OEQ_MODE_UUU:
+    case OEQ_MODE_UVUV: return 1;
+    default: return 0;
+  }
+}
+
+static int is_direct(const oeq_path_t *p) {
+  return p->mode != OEQ_MODE_UVW && p->mode != OEQ_MODE_UUW;
+}
+
+/* Registers pfz<j> a direct path's prefetch fills: d3 (0 without one). */
+static int prefetch_width(const emit_ctx_t *c) {
+  int width = 0;
+  for (int i = 0; i < c->s->n_paths; i++)
+    if (is_direct(&c->s->paths[i]) && c->s->paths[i].d3 > width) width = c->s->paths[i].d3;
+  return width;
+}
+
+/* Loads of the chunk starting at output o0_expr (a C expression) into
+ * pfz<j> / pfw, zero where out of range. Staged: element lane + 32 j of
+ * the chunk's contiguous dz span (coalesced); else dz[o][j] for o = o0 +
+ * lane. */
+static void emit_prefetch_chunk(const emit_ctx_t *c, const oeq_path_t *p, const char *o0_expr) {
+  int ua[64], ub[64], uc[64];
+  emit_used_indices(p, ua, ub, uc);
+  const long long m3 = (long long)p->mul3;
+  oeq_sb_printf(c->sb, "  { const int po0 = %s; const bool pact = po0 + lane < %lld;\n", o0_expr,
+                m3);
+  if (dz_staged(c, p)) {
     oeq_sb_printf(c->sb,
-                  "  OEQ_SYNCWARP();\n"
-                  "  { const int n = min(OEQ_WARP, %lld - o0) * %d;\n"
-                  "    const oeq_it *src = dzr + %lld + o0 * %d;\n"
-                  "    for (int i = lane; i < n; i += OEQ_WARP) scr[i] = (oeq_ct)src[i]; }\n"
-                  "  OEQ_SYNCWARP();\n",
-                  (long long)p->mul3, p->d3, (long long)p->z_offset, p->d3);
+                  "    const int n = min(OEQ_WARP, %lld - po0) * %d;\n"
+                  "    const oeq_it *src = dzr + %lld + (long long)po0 * %d;\n"
+                  "    (void)pact;\n",
+                  m3, p->d3, (long long)p->z_offset, p->d3);
+    for (int j = 0; j < p->d3; j++)
+      oeq_sb_printf(c->sb,
+                    "    pfz%d = lane + %d * OEQ_WARP < n ? src[lane + %d * OEQ_WARP] : (oeq_it)0;\n",
+                    j, j, j);
+  } else {
+    char idx[128];
+    for (int k = 0; k < p->d3; k++)
+      if (uc[k])
+        oeq_sb_printf(c->sb, "    pfz%d = pact ? dzr[%s] : (oeq_it)0;\n", k,
+                      emit_block_index(c->s->layout, p->z_offset, p->mul3, p->d3, "po0 + lane", k,
+                                       idx));
+  }
+  if (weight_per_output(p))
+    oeq_sb_printf(c->sb, "    pfw = pact ? wr[%lld + po0 + lane] : (oeq_wt)0;\n",
+                  (long long)p->w_offset);
+  oeq_sb_puts(c->sb, "  }\n");
+}
+
+/* Chunk start: the prefetched operands taken (dz into scr when staged,
+ * else into g<k>; W into wcur), then the next chunk's loads issued. */
+static void emit_take_chunk(const emit_ctx_t *c, const oeq_path_t *p, const oeq_path_t *next,
+                            const int used_c[]) {
+  if (dz_staged(c, p)) {
+    oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n"); /* the previous chunk's readers of scr are done */
+    for (int j = 0; j < p->d3; j++)
+      oeq_sb_printf(c->sb, "  scr[lane + %d * OEQ_WARP] = (oeq_ct)pfz%d;\n", j, j);
+  } else {
+    for (int k = 0; k < p->d3; k++)
+      if (used_c[k]) oeq_sb_printf(c->sb, "  const oeq_ct g%d = (oeq_ct)pfz%d;\n", k, k);
+  }
+  if (weight_per_output(p)) oeq_sb_puts(c->sb, "  const oeq_ct wcur = (oeq_ct)pfw;\n");
+  oeq_sb_printf(c->sb, "  if (o0 + OEQ_WARP < %lld) {\n", (long long)p->mul3);
+  emit_prefetch_chunk(c, p, "o0 + OEQ_WARP");
+  oeq_sb_puts(c->sb, "  }");
+  if (next) {
+    oeq_sb_puts(c->sb, " else {\n");
+    emit_prefetch_chunk(c, next, "0");
+    oeq_sb_puts(c->sb, "  }");
+  }
+  oeq_sb_puts(c->sb, "\n");
+  if (dz_staged(c, p)) {
+    oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
     for (int k = 0; k < p->d3; k++)
       if (used_c[k])
         oeq_sb_printf(c->sb, "  const oeq_ct g%d = act ? scr[lane * %d + %d] : (oeq_ct)0;\n", k,
                       p->d3, k);
-  } else {
-    for (int k = 0; k < p->d3; k++)
-      if (used_c[k])
-        oeq_sb_printf(c->sb, "  const oeq_ct g%d = act ? (oeq_ct)dzr[%s] : (oeq_ct)0;\n", k,
-                      emit_block_index(c->s->layout, p->z_offset, p->mul3, p->d3, "o", k, idx));
   }
 }
 
@@ -114,23 +200,30 @@ static void emit_warp_sum_grad(const emit_ctx_t *c, const char *dst, int64_t off
   }
 }
 
-/* uvu with a single v (the usual in2 of 1x0e+1x1o+...): dy of the whole
- * row is kept as per-lane partial sums in registers dyr<i> and reduced across
- * the warp once per row, instead of a warp sum per path and output chunk. */
-#define DY_REGISTERS_MAX 32
-static int dy_in_registers(const emit_ctx_t *c, const oeq_path_t *p) {
-  return p->mode == OEQ_MODE_UVU && p->mul2 == 1 && c->s->y_dim <= DY_REGISTERS_MAX;
-}
+/* uvu with a single v (the usual in2 of 1x0e+1x1o+...): every lane adds
+ * to the same dy entries. Each lane keeps its partial sums over the path's
+ * chunks in registers dyp<b>, and the warp sums them once per path rather
+ * than once per chunk. Not across the whole row: d2 registers live only
+ * within a path; 16 held for the whole row (1x0e+1x1o+1x2e+1x3o) pushed
+ * ptxas from 127 to 214 registers in nequix-mp-1-main_layers, halving
+ * its occupancy. */
+static int dy_per_path(const oeq_path_t *p) { return p->mode == OEQ_MODE_UVU && p->mul2 == 1; }
 
-static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
+/* next: the following path when it is direct too (its first chunk is
+ * prefetched during this path's last), else NULL. */
+static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p, const oeq_path_t *next) {
   int ua[64], ub[64], uc[64];
   emit_used_indices(p, ua, ub, uc);
   const int wt = p->has_weight;
   const char *scale = wt ? "wv" : NULL;
   char widx[128];
+  if (dy_per_path(p)) {
+    oeq_sb_puts(c->sb, "  {\n");
+    emit_zeros(c, "dyp", p->d2, ub);
+  }
   oeq_sb_printf(c->sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", c->loop_pragma, (long long)p->mul3);
   oeq_sb_printf(c->sb, "  const int o = o0 + lane; const bool act = o < %lld;\n", (long long)p->mul3);
-  emit_load_dz(c, p, uc);
+  emit_take_chunk(c, p, next, uc);
   switch (p->mode) {
     case OEQ_MODE_UVU:
       oeq_sb_puts(c->sb, "  const int u = o;\n");
@@ -162,7 +255,10 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
       snprintf(widx, sizeof widx, "%lld + o", (long long)p->w_offset);
       break;
   }
-  if (wt) oeq_sb_printf(c->sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%s] : (oeq_ct)0;\n", widx);
+  if (weight_per_output(p))
+    oeq_sb_puts(c->sb, "  const oeq_ct wv = wcur;\n");
+  else if (wt)
+    oeq_sb_printf(c->sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%s] : (oeq_ct)0;\n", widx);
   if (wt) oeq_sb_puts(c->sb, "  oeq_ct dwv = (oeq_ct)0;\n");
   emit_zeros(c, "gx", p->d1, ua);
   emit_zeros(c, "gy", p->d2, ub);
@@ -176,12 +272,11 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
     case OEQ_MODE_UVU:
       for (int a = 0; a < p->d1; a++)
         if (ua[a]) oeq_sb_printf(c->sb, "  dxa%d += %s%sgx%d;\n", a, wt ? "wv" : "", wt ? " * " : "", a);
-      if (dy_in_registers(c, p)) {
-        /* v = 0 on every lane: per-lane partial sums, one warp sum per row */
+      if (dy_per_path(p)) {
+        /* v = 0 on every lane (inactive lanes add zero) */
         for (int b = 0; b < p->d2; b++)
           if (ub[b])
-            oeq_sb_printf(c->sb, "  dyr%lld += %s%sgy%d;\n", (long long)(p->y_offset + b),
-                          wt ? "wv" : "", wt ? " * " : "", b);
+            oeq_sb_printf(c->sb, "  dyp%d += %s%sgy%d;\n", b, wt ? "wv" : "", wt ? " * " : "", b);
       } else {
         emit_warp_sum_grad(c, "dys", p->y_offset, p->mul2, p->d2, ub, "v", "gy", scale);
       }
@@ -207,6 +302,10 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
     }
   }
   oeq_sb_puts(c->sb, "  }\n");
+  if (dy_per_path(p)) {
+    emit_warp_sum_grad(c, "dys", p->y_offset, p->mul2, p->d2, ub, "0", "dyp", NULL);
+    oeq_sb_puts(c->sb, "  }\n");
+  }
 }
 
 /* The dx / dy gradients of lane q's pair from g<k> (zero on inactive lanes).
@@ -387,14 +486,15 @@ static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p) {
 void emit_tp_backward(const emit_ctx_t *c) {
   const oeq_schedule_t *s = c->s;
   oeq_sb_printf(c->sb,
-                /* min 2 blocks: no real register cap at <= 128 threads (255), but it
-                 * steers ptxas away from small spills it otherwise leaves. */
-                "extern \"C\" __global__ void __launch_bounds__(%d, 2)\n"
+                /* min blocks: the register budget (tp_codegen.c); HIP reads
+                 * the second number as waves per EU: 2 as before there */
+                "extern \"C\" __global__ void __launch_bounds__(%d, %d)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
                 "   const oeq_wt *__restrict__ w, const oeq_it *__restrict__ dz,\n"
                 "   oeq_it *__restrict__ dx, oeq_it *__restrict__ dy, oeq_wt *__restrict__ dw,\n"
                 "   long long batch) {\n",
-                c->warps_per_block * c->warp_size, OEQ_TP_BACKWARD_KERNEL);
+                c->warps_per_block * c->warp_size,
+                c->dialect == OEQ_DIALECT_HIP ? 2 : c->bwd_min_blocks, OEQ_TP_BACKWARD_KERNEL);
   oeq_sb_puts(c->sb,
               "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
               "  const int lane = threadIdx.x % OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
@@ -429,16 +529,13 @@ void emit_tp_backward(const emit_ctx_t *c) {
                   c->bwd_dw_block, c->bwd_per_warp, c->bwd_xs, c->bwd_xs + c->bwd_ys,
                   c->bwd_xs + c->bwd_ys + c->bwd_dxs, scr_at, dzs_at, pt_at, wst_at);
   }
+  const int pf_width = prefetch_width(c);
+  for (int j = 0; j < pf_width; j++) oeq_sb_printf(c->sb, "  oeq_it pfz%d = (oeq_it)0;\n", j);
+  oeq_sb_puts(c->sb, "  oeq_wt pfw = (oeq_wt)0;\n  (void)pfw;\n");
   oeq_sb_printf(c->sb,
                 "  for (long long row = (long long)blockIdx.x * %d + warp; row < batch;\n"
                 "       row += (long long)gridDim.x * %d) {\n",
                 c->warps_per_block, c->warps_per_block);
-  oeq_sb_printf(c->sb,
-                "  oeq_load_row(xs, x + row * %lld, %lld, lane);\n"
-                "  oeq_load_row(ys, y + row * %lld, %lld, lane);\n"
-                "  oeq_zero(dxs, %lld, lane);\n  oeq_zero(dys, %lld, lane);\n",
-                (long long)s->x_dim, (long long)s->x_dim, (long long)s->y_dim, (long long)s->y_dim,
-                (long long)s->x_dim, (long long)s->y_dim);
   if (s->shared_weights)
     oeq_sb_puts(c->sb, "  const oeq_wt *__restrict__ wr = w;\n");
   else
@@ -448,34 +545,32 @@ void emit_tp_backward(const emit_ctx_t *c) {
                   (long long)s->weight_numel, (long long)s->weight_numel);
   oeq_sb_printf(c->sb, "  const oeq_it *__restrict__ dzr = dz + row * %lld;\n  (void)wr; (void)dzr;\n",
                 (long long)s->z_dim);
+  /* the row's first chunk in flight together with x and y */
+  if (s->n_paths > 0 && is_direct(&s->paths[0])) emit_prefetch_chunk(c, &s->paths[0], "0");
+  oeq_sb_printf(c->sb,
+                "  oeq_load_row(xs, x + row * %lld, %lld, lane);\n"
+                "  oeq_load_row(ys, y + row * %lld, %lld, lane);\n"
+                "  oeq_zero(dxs, %lld, lane);\n  oeq_zero(dys, %lld, lane);\n",
+                (long long)s->x_dim, (long long)s->x_dim, (long long)s->y_dim, (long long)s->y_dim,
+                (long long)s->x_dim, (long long)s->y_dim);
   if (c->bwd_dzs) /* pair modes read dz both across lanes and as broadcasts */
     oeq_sb_printf(c->sb, "  oeq_load_row(dzs, dzr, %lld, lane);\n", (long long)s->z_dim);
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
-  int dyr_used[DY_REGISTERS_MAX] = {0};
-  for (int i = 0; i < s->n_paths; i++) {
-    const oeq_path_t *p = &s->paths[i];
-    if (!dy_in_registers(c, p)) continue;
-    int ua[64], ub[64], uc[64];
-    emit_used_indices(p, ua, ub, uc);
-    for (int b = 0; b < p->d2; b++)
-      if (ub[b]) dyr_used[p->y_offset + b] = 1;
-  }
-  for (int i = 0; i < DY_REGISTERS_MAX; i++)
-    if (dyr_used[i]) oeq_sb_printf(c->sb, "  oeq_ct dyr%d = (oeq_ct)0;\n", i);
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     oeq_sb_printf(c->sb, "  // path %d (instruction %d, %s, l=%d,%d->%d)\n", i, p->instruction,
                   oeq_mode_name(p->mode), p->l1, p->l2, p->l3);
-    if (p->mode == OEQ_MODE_UVW || p->mode == OEQ_MODE_UUW)
+    if (!is_direct(p)) {
       emit_pair_path(c, p);
-    else
-      emit_direct_path(c, p);
+    } else {
+      /* path 0's first chunk was issued with the row's x and y, a direct
+       * predecessor issues the others; after a pair path, here */
+      if (i > 0 && !is_direct(&s->paths[i - 1])) emit_prefetch_chunk(c, p, "0");
+      const int next_direct = i + 1 < s->n_paths && is_direct(&s->paths[i + 1]);
+      emit_direct_path(c, p, next_direct ? &s->paths[i + 1] : NULL);
+    }
     oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
   }
-  for (int i = 0; i < DY_REGISTERS_MAX; i++)
-    if (dyr_used[i])
-      oeq_sb_printf(c->sb, "  { const oeq_ct t = oeq_warp_sum(dyr%d); if (lane == 0) dys[%d] += t; }\n",
-                    i, i);
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
   oeq_sb_printf(c->sb,
                 "  oeq_store_row(dx + row * %lld, dxs, %lld, lane);\n"

@@ -20,6 +20,69 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
  * is only ever touched by one lane); the copies are summed once at the end. */
 #define DW_WARP_MAX_BYTES (32 * 1024)
 
+/* Per-row weights of output-heavy problems (z wider than x) are staged
+ * in shared memory, a window of up to this many bytes at a time (16-byte
+ * loads: one global-latency wait per window instead of one per output block
+ * and chunk; tp_forward.c). Measured on an H200 (bench/NOTES.md, run C),
+ * whole-row staging of small rows: nequix first layer 0.135 -> 0.118 ms,
+ * SevenNet first layer 0.162 -> 0.154; 5% slower where x dominates (the
+ * last layers: the larger block cut occupancy). */
+#ifndef FWD_STAGE_W_MAX_BYTES
+#define FWD_STAGE_W_MAX_BYTES 2560
+#endif
+/* A window is trimmed rather than let it cost forward blocks per SM
+ * (nequip benzene: 10 KB more a block took 6 blocks to 4 and the forward
+ * from 2.36 to 2.68 ms); trimmed below this it is dropped, since a window
+ * of one output block's weights saves no wait. */
+#define FWD_STAGE_W_MIN_BYTES 1024
+
+/* The backward's register budget, as __launch_bounds__(threads, blocks):
+ * as many blocks per SM as shared memory allows, so that registers do not
+ * limit occupancy below that, but at most BWD_MIN_BLOCKS_F32 in float32
+ * (5 at 128 threads: 96 registers, 20 warps per SM) and 2 in float64 (255:
+ * f64 rows need the registers; at 128 several anchors spill). The kernel
+ * is bound by memory latency, so warps in flight count; left free, ptxas
+ * on sm_90 spent up to 254 registers hoisting loads in fully unrolled rows
+ * (nequip-lips, nequix-mp-1-main_layers: 8 warps per SM), and at 96 no
+ * anchor nor single l <= 7 path spills. At least 2: no real cap at 128
+ * threads, but it steers ptxas away from small spills it otherwise leaves.
+ * Per-SM shared memory is the per-block opt-in limit plus the 1 KB the
+ * driver reserves per block. */
+#ifndef BWD_MIN_BLOCKS_F32
+#define BWD_MIN_BLOCKS_F32 5
+#endif
+#define BLOCK_RESERVED_SHARED 1024
+
+/* Blocks of block_bytes of shared memory one SM holds. */
+static size_t blocks_per_sm(size_t block_bytes, size_t room) {
+  return (room + BLOCK_RESERVED_SHARED) / (block_bytes + BLOCK_RESERVED_SHARED);
+}
+
+static int backward_min_blocks(const emit_ctx_t *c, size_t block_bytes, size_t room) {
+  const int most = c->ct_is_double ? 2 : BWD_MIN_BLOCKS_F32;
+  const size_t fit = blocks_per_sm(block_bytes, room);
+  return fit < 2 ? 2 : fit > (size_t)most ? most : (int)fit;
+}
+
+/* Shrink the forward's weight window (16 bytes at a time) until shared
+ * memory allows as many forward blocks per SM as without it, or as the
+ * window kernel's register bound allows anyway; drop it below
+ * FWD_STAGE_W_MIN_BYTES (or below the whole row, for smaller rows). */
+static void fit_weight_window(emit_ctx_t *c, size_t room) {
+  if (!c->fwd_ws) return;
+  const size_t wpb = (size_t)c->warps_per_block, rest = c->fwd_per_warp - c->fwd_ws;
+  const size_t w_row = round16((size_t)c->s->weight_numel * oeq_dtype_size(c->s->weight_dtype));
+  const size_t least = w_row < FWD_STAGE_W_MIN_BYTES ? w_row : FWD_STAGE_W_MIN_BYTES;
+  size_t want = blocks_per_sm(wpb * rest, room);
+  const int reg_blocks = fwd_window_min_blocks(c->warps_per_block * c->warp_size);
+  if (reg_blocks > 0 && want > (size_t)reg_blocks) want = (size_t)reg_blocks;
+  size_t ws = c->fwd_ws;
+  while (ws >= least && blocks_per_sm(wpb * (rest + ws), room) < want) ws -= 16;
+  if (ws < least) ws = 0;
+  c->fwd_ws = ws;
+  c->fwd_per_warp = rest + ws;
+}
+
 static void size_shared_memory(emit_ctx_t *c) {
   const oeq_schedule_t *s = c->s;
   const size_t isz = oeq_dtype_size(s->irrep_dtype);
@@ -38,7 +101,10 @@ static void size_shared_memory(emit_ctx_t *c) {
   c->fwd_ys = round16((size_t)s->y_dim * isz);
   c->fwd_scratch = round16(ws * (size_t)c->max_out_d * csz);
   c->fwd_pairs = round16(ws * (size_t)c->max_pair_d3 * csz);
-  c->fwd_per_warp = c->fwd_xs + c->fwd_ys + c->fwd_scratch + c->fwd_pairs;
+  const size_t w_row = (size_t)s->weight_numel * oeq_dtype_size(s->weight_dtype);
+  const int stage_w = !s->shared_weights && w_row > 0 && s->z_dim > s->x_dim;
+  c->fwd_ws = stage_w ? round16(w_row < FWD_STAGE_W_MAX_BYTES ? w_row : FWD_STAGE_W_MAX_BYTES) : 0;
+  c->fwd_per_warp = c->fwd_xs + c->fwd_ys + c->fwd_scratch + c->fwd_pairs + c->fwd_ws;
   c->bwd_xs = c->fwd_xs;
   c->bwd_ys = c->fwd_ys;
   c->bwd_dxs = round16((size_t)s->x_dim * csz);
@@ -117,6 +183,8 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
                     "(rows too wide for this GPU code generator)",
                     widest, room);
   c.warps_per_block = wpb;
+  fit_weight_window(&c, room);
+  c.bwd_min_blocks = backward_min_blocks(&c, c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp, room);
 
   emit_prelude(&c);
   if (getenv("OEQ_TEST_BREAK_SOURCE"))

@@ -1,6 +1,7 @@
 /* tp_forward.c: the forward kernel, z = TP(x, y, w).
  *
- * Per row, a warp stages x and y in shared memory (16-byte loads), then
+ * Per row, a warp stages x and y (and a small per-row weight row) in shared
+ * memory (16-byte loads), then
  * produces the output blocks one after another. For an output block the
  * lanes run across its multiplicity o, each accumulating all 2l+1
  * components in registers over every path into that block (e3nn sums the
@@ -54,7 +55,14 @@ static void emit_cg_accumulate(const emit_ctx_t *c, const oeq_path_t *p, const c
 }
 
 /* One direct-mode path's contribution to lane o's accumulators. */
-static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
+/* Where a block's weights are read: the row in global memory ("wr", base 0)
+ * or the shared-memory window holding weights [base, ...) ("wst"). */
+typedef struct {
+  const char *name;
+  int64_t base;
+} weight_src_t;
+
+static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p, weight_src_t ws) {
   int used_a[64], used_b[64], used_c[64];
   emit_used_indices(p, used_a, used_b, used_c);
   const char *wrow = p->has_weight ? "wr" : NULL;
@@ -68,8 +76,8 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
       oeq_sb_printf(c->sb, "  for (int v = 0; v < %lld; ++v) {\n", (long long)p->mul2);
       emit_load_operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, used_b, "v", NULL);
       if (wrow)
-        oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + u * %lld + v];\n",
-                      (long long)p->w_offset, (long long)p->mul2);
+        oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)%s[%lld + u * %lld + v];\n", ws.name,
+                      (long long)(p->w_offset - ws.base), (long long)p->mul2);
       break;
     case OEQ_MODE_UVV:
       oeq_sb_puts(c->sb, "  const int v = o;\n");
@@ -77,15 +85,16 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
       oeq_sb_printf(c->sb, "  for (int u = 0; u < %lld; ++u) {\n", (long long)p->mul1);
       emit_load_operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, used_a, "u", NULL);
       if (wrow)
-        oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + u * %lld + v];\n",
-                      (long long)p->w_offset, (long long)p->mul2);
+        oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)%s[%lld + u * %lld + v];\n", ws.name,
+                      (long long)(p->w_offset - ws.base), (long long)p->mul2);
       break;
     case OEQ_MODE_UUU:
       oeq_sb_puts(c->sb, "  const int u = o, v = o;\n  {\n");
       emit_load_operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, used_a, "u", NULL);
       emit_load_operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, used_b, "v", NULL);
       if (wrow)
-        oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + u];\n", (long long)p->w_offset);
+        oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)%s[%lld + u];\n", ws.name,
+                      (long long)(p->w_offset - ws.base));
       break;
     default: /* OEQ_MODE_UVUV: output multiplicity o = u * mul2 + v */
       oeq_sb_printf(c->sb, "  const int u = o / %lld, v = o %% %lld;\n  {\n", (long long)p->mul2,
@@ -93,7 +102,8 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
       emit_load_operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, used_a, "u", NULL);
       emit_load_operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, used_b, "v", NULL);
       if (wrow)
-        oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + o];\n", (long long)p->w_offset);
+        oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)%s[%lld + o];\n", ws.name,
+                      (long long)(p->w_offset - ws.base));
       break;
   }
   emit_cg_accumulate(c, p, wrow ? "wv" : NULL, "acc%d");
@@ -102,7 +112,7 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p) {
 
 /* One pair-mode path (uvw, uuw): t for 32 pairs at a time in shared
  * memory, then the weighted sum over pairs for lane o. */
-static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p) {
+static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p, weight_src_t ws) {
   int used_a[64], used_b[64], used_c[64];
   emit_used_indices(p, used_a, used_b, used_c);
   const int uvw = p->mode == OEQ_MODE_UVW;
@@ -129,8 +139,8 @@ static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p) {
                 "  for (int j = 0; j < np; ++j) {\n",
                 n_pairs);
   if (p->has_weight)
-    oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + (long long)(q0 + j) * %lld + o];\n",
-                  (long long)p->w_offset, (long long)p->mul3);
+    oeq_sb_printf(c->sb, "  const oeq_ct wv = (oeq_ct)%s[%lld + (long long)(q0 + j) * %lld + o];\n",
+                  ws.name, (long long)(p->w_offset - ws.base), (long long)p->mul3);
   for (int k = 0; k < p->d3; k++)
     oeq_sb_printf(c->sb, "  acc%d += %spt[j * %d + %d];\n", k, p->has_weight ? "wv * " : "", p->d3,
                   k);
@@ -160,7 +170,7 @@ static void emit_store_block(const emit_ctx_t *c, const oeq_block_t *b) {
   }
 }
 
-static void emit_output_block(const emit_ctx_t *c, int ob) {
+static void emit_output_block(const emit_ctx_t *c, int ob, weight_src_t ws) {
   const oeq_block_t *b = &c->s->out_blocks[ob];
   if (b->mul == 0) return;
   oeq_sb_printf(c->sb, "  // output block %d: %lldx%d\n", ob, (long long)b->mul, b->l);
@@ -177,12 +187,49 @@ static void emit_output_block(const emit_ctx_t *c, int ob) {
     const oeq_path_t *p = &c->s->paths[i];
     if (p->z_offset != b->offset || p->mul3 != b->mul || p->d3 != b->d) continue;
     if (is_pair_mode(p->mode))
-      emit_pair_path(c, p);
+      emit_pair_path(c, p, ws);
     else
-      emit_direct_path(c, p);
+      emit_direct_path(c, p, ws);
   }
   emit_store_block(c, b);
   oeq_sb_puts(c->sb, "  }\n");
+}
+
+/* Weights [lo, hi) the paths into block ob read (lo = hi: none). */
+static void block_weights(const oeq_schedule_t *s, int ob, int64_t *lo, int64_t *hi) {
+  const oeq_block_t *b = &s->out_blocks[ob];
+  *lo = *hi = 0;
+  for (int i = 0; i < s->n_paths; i++) {
+    const oeq_path_t *p = &s->paths[i];
+    if (!p->has_weight || p->w_count == 0 || p->z_offset != b->offset || p->mul3 != b->mul || p->d3 != b->d)
+      continue;
+    if (*hi == *lo) *lo = p->w_offset, *hi = p->w_offset;
+    if (p->w_offset < *lo) *lo = p->w_offset;
+    if (p->w_offset + p->w_count > *hi) *hi = p->w_offset + p->w_count;
+  }
+}
+
+/* Blocks ob .. (returned end) whose weights fit one shared-memory window
+ * of c->fwd_ws bytes, staged with one row copy ([lo, hi); lo = hi when
+ * the block at ob reads none or too many: then from global memory). A
+ * window of several blocks turns one global-latency wait per block and
+ * chunk into one per window. */
+static int weight_window(const emit_ctx_t *c, int ob, int64_t *lo, int64_t *hi) {
+  const oeq_schedule_t *s = c->s;
+  const int64_t room = (int64_t)(c->fwd_ws / oeq_dtype_size(s->weight_dtype));
+  block_weights(s, ob, lo, hi);
+  if (*hi - *lo > room) *lo = *hi = 0;
+  if (*hi == *lo) return ob + 1;
+  int end = ob + 1;
+  for (; end < s->n_out_blocks; end++) {
+    int64_t l2, h2;
+    block_weights(s, end, &l2, &h2);
+    if (h2 == l2) continue; /* reads no weights: rides along */
+    int64_t nl = l2 < *lo ? l2 : *lo, nh = h2 > *hi ? h2 : *hi;
+    if (nh - nl > room) break;
+    *lo = nl, *hi = nh;
+  }
+  return end;
 }
 
 void emit_tp_forward(const emit_ctx_t *c) {
@@ -192,17 +239,26 @@ void emit_tp_forward(const emit_ctx_t *c) {
    * min-blocks of 1 (no real cap) steers it off that. f32 on sm_90 keeps the
    * plain bound, measured fastest (min-blocks 2 there cost 10-30%, NOTES
    * run 2). */
+  /* With a weight window the plain bound left an 8-byte spill at 32
+   * registers (SevenNet first layer, sm_90), min-blocks 8 (<= 64
+   * registers) spilled on mace-large; min-blocks 6 (<= 80) on neither. */
+  const int threads = c->warps_per_block * c->warp_size;
+  const int sm90_min_blocks = c->fwd_ws > 0 ? fwd_window_min_blocks(threads) : 0;
+  char sm90_bounds[64];
+  if (sm90_min_blocks > 0)
+    snprintf(sm90_bounds, sizeof sm90_bounds, "__launch_bounds__(%d, %d)", threads, sm90_min_blocks);
+  else
+    snprintf(sm90_bounds, sizeof sm90_bounds, "__launch_bounds__(%d)", threads);
   oeq_sb_printf(c->sb,
                 "#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ < 900 || %d)\n"
                 "#define OEQ_FWD_BOUNDS __launch_bounds__(%d, 1)\n"
                 "#else\n"
-                "#define OEQ_FWD_BOUNDS __launch_bounds__(%d)\n"
+                "#define OEQ_FWD_BOUNDS %s\n"
                 "#endif\n"
                 "extern \"C\" __global__ void OEQ_FWD_BOUNDS\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
                 "   const oeq_wt *__restrict__ w, oeq_it *__restrict__ z, long long batch) {\n",
-                c->ct_is_double, c->warps_per_block * c->warp_size,
-                c->warps_per_block * c->warp_size, OEQ_TP_FORWARD_KERNEL);
+                c->ct_is_double, threads, sm90_bounds, OEQ_TP_FORWARD_KERNEL);
   oeq_sb_printf(c->sb,
                 "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
                 "  const int lane = threadIdx.x %% OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
@@ -227,8 +283,23 @@ void emit_tp_forward(const emit_ctx_t *c) {
   else
     oeq_sb_printf(c->sb, "  const oeq_wt *__restrict__ wr = w + row * %lld;\n",
                   (long long)s->weight_numel);
-  oeq_sb_printf(c->sb, "  oeq_it *__restrict__ zr = z + row * %lld;\n  (void)wr;\n  OEQ_SYNCWARP();\n",
+  if (c->fwd_ws)
+    oeq_sb_printf(c->sb, "  oeq_wt *wst = reinterpret_cast<oeq_wt *>(mine + %zu);\n",
+                  c->fwd_per_warp - c->fwd_ws);
+  oeq_sb_printf(c->sb, "  oeq_it *__restrict__ zr = z + row * %lld;\n  (void)wr;\n",
                 (long long)s->z_dim);
-  for (int ob = 0; ob < s->n_out_blocks; ob++) emit_output_block(c, ob);
+  int ob = 0;
+  for (int window = 0; ob < s->n_out_blocks; window++) {
+    int64_t lo = 0, hi = 0;
+    const int end = c->fwd_ws ? weight_window(c, ob, &lo, &hi) : ob + 1;
+    if (hi > lo) {
+      /* the first window's loads go out with x's and y's */
+      if (window > 0) oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
+      oeq_sb_printf(c->sb, "  oeq_load_row(wst, wr + %lld, %lld, lane);\n", (long long)lo, (long long)(hi - lo));
+    }
+    if (window == 0 || hi > lo) oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
+    for (; ob < end; ob++)
+      emit_output_block(c, ob, hi > lo ? (weight_src_t){"wst", lo} : (weight_src_t){"wr", 0});
+  }
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n  }\n}\n");
 }
