@@ -409,6 +409,17 @@ static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
  *  3. lane q: g[k] += sum_o wst[q][o] dz[o][k] (the tile's rows padded to
  *     33, so that the lanes' column reads hit distinct banks).
  * A single pair (mul1 = mul2 = 1) skips the tile: g is a warp sum. */
+/* Pairs of a chunk whose weight loads (and per-row dw stores) are in flight
+ * at once in step 2 below. Measured on an H200 (bench/NOTES.md, run E),
+ * fwd+bwd ms at 4 / 8 / 16: e3tools_conv 2.06 / 1.93 / 1.84, DiffDock-L=1
+ * 1.65 / 1.51 / 1.33 (the per-row weights and dw are most of the bytes,
+ * and 4 loads a warp in flight left the memory system idle); 16 costs up
+ * to 12 registers, no spills. HIP keeps 4: never measured there, and 16
+ * added spills on gfx90a. */
+#ifndef PAIR_TILE_UNROLL
+#define PAIR_TILE_UNROLL 16
+#endif
+
 static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
   int ua[64], ub[64], uc[64];
   emit_used_indices(p, ua, ub, uc);
@@ -435,7 +446,8 @@ static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
     oeq_sb_puts(c->sb, "  {\n");
   } else {
     snprintf(widx, sizeof widx, "%lld + (long long)(q0 + j) * %lld + o", (long long)p->w_offset, m3);
-    oeq_sb_puts(c->sb, "  #pragma unroll 4\n  for (int j = 0; j < np; ++j) {\n");
+    oeq_sb_printf(c->sb, "  #pragma unroll %d\n  for (int j = 0; j < np; ++j) {\n",
+                  c->dialect == OEQ_DIALECT_HIP ? 4 : PAIR_TILE_UNROLL);
   }
   oeq_sb_printf(c->sb, "  const oeq_ct wv = oact ? (oeq_ct)wr[%s] : (oeq_ct)0;\n", widx);
   if (!single) oeq_sb_puts(c->sb, "  wst[j * (OEQ_WARP + 1) + lane] = wv;\n");

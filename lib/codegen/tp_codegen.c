@@ -52,10 +52,38 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 #define BWD_MIN_BLOCKS_F32 5
 #endif
 #define BLOCK_RESERVED_SHARED 1024
+/* Per-SM limits of every CUDA arch from sm_80 on. */
+#define MAX_BLOCKS_PER_SM 32
+#define MAX_THREADS_PER_SM 2048
 
 /* Blocks of block_bytes of shared memory one SM holds. */
 static size_t blocks_per_sm(size_t block_bytes, size_t room) {
   return (room + BLOCK_RESERVED_SHARED) / (block_bytes + BLOCK_RESERVED_SHARED);
+}
+
+/* Warps of the backward one SM holds with wpb-warp blocks, as far as
+ * shared memory and the block (32) and thread (2,048) limits go. */
+static size_t backward_warps_per_sm(const emit_ctx_t *c, int wpb, size_t room) {
+  const size_t dw = c->bwd_dw_private ? (size_t)wpb * c->bwd_dw_copy : c->bwd_dw_block;
+  size_t blocks = blocks_per_sm(dw + (size_t)wpb * c->bwd_per_warp, room);
+  if (blocks > MAX_BLOCKS_PER_SM) blocks = MAX_BLOCKS_PER_SM;
+  const size_t most_warps = MAX_THREADS_PER_SM / (size_t)c->warp_size;
+  return blocks * (size_t)wpb > most_warps ? most_warps : blocks * (size_t)wpb;
+}
+
+/* The block size (at most wpb warps, which fit) that packs the most
+ * backward warps into an SM (the larger on a tie), taken when that is at
+ * least a quarter more warps: wide rows make shared memory the bound, and a
+ * 4-warp block can leave much of it idle (benzene in float64, 35 KB a warp:
+ * one 4-warp block = 4 warps per SM, 3-warp blocks 6). Small gains are not
+ * worth it, as registers, not shared memory, bound most kernels; nor are
+ * shared weights, whose dw costs one set of global atomics per block. */
+static int densest_backward_block(const emit_ctx_t *c, int wpb, size_t room) {
+  if (c->s->shared_weights || c->dialect != OEQ_DIALECT_CUDA) return wpb; /* HIP: unmeasured */
+  int best = wpb;
+  for (int k = wpb - 1; k >= 1; k--)
+    if (backward_warps_per_sm(c, k, room) > backward_warps_per_sm(c, best, room)) best = k;
+  return 4 * backward_warps_per_sm(c, best, room) >= 5 * backward_warps_per_sm(c, wpb, room) ? best : wpb;
 }
 
 static int backward_min_blocks(const emit_ctx_t *c, size_t block_bytes, size_t room) {
@@ -177,6 +205,8 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
       break;
     wpb--;
   }
+  wpb = densest_backward_block(&c, wpb, room);
+  if (c.bwd_dw_private) c.bwd_dw_block = (size_t)wpb * c.bwd_dw_copy;
   if (widest > room)
     return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
                     "a row needs %zu bytes of shared memory, the device allows %zu per block "

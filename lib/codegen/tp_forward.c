@@ -243,7 +243,9 @@ void emit_tp_forward(const emit_ctx_t *c) {
    * registers (SevenNet first layer, sm_90), min-blocks 8 (<= 64
    * registers) spilled on mace-large; min-blocks 6 (<= 80) on neither. */
   const int threads = c->warps_per_block * c->warp_size;
-  const int sm90_min_blocks = c->fwd_ws > 0 ? fwd_window_min_blocks(threads) : 0;
+  /* (HIP reads the macro's #else branch too: no bound measured there) */
+  const int sm90_min_blocks =
+      c->fwd_ws > 0 && c->dialect == OEQ_DIALECT_CUDA ? fwd_window_min_blocks(threads) : 0;
   char sm90_bounds[64];
   if (sm90_min_blocks > 0)
     snprintf(sm90_bounds, sizeof sm90_bounds, "__launch_bounds__(%d, %d)", threads, sm90_min_blocks);
