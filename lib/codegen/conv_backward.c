@@ -411,7 +411,7 @@ void emit_conv_backward(const conv_ctx_t *c) {
     const oeq_path_t *p = &s->paths[i];
     oeq_sb_printf(sb, "  // path %d (instruction %d, %s, l=%d,%d->%d)\n", i, p->instruction,
                   oeq_mode_name(p->mode), p->l1, p->l2, p->l3);
-    if (p->mode == OEQ_MODE_UVW || p->mode == OEQ_MODE_UUW)
+    if (is_pair_mode(p->mode))
       emit_pair(c, p);
     else if (p->mode == OEQ_MODE_UVUV)
       emit_uvuv(c, p);

@@ -39,10 +39,6 @@
 #define OEQ_CONV_GROUP_BUDGET 16
 #endif
 
-static int path_in_block(const oeq_path_t *p, const oeq_block_t *b) {
-  return p->z_offset == b->offset && p->mul3 == b->mul && p->d3 == b->d;
-}
-
 /* x offset of the first path into block b (grouping key: blocks fed by the
  * same x block share its loads). */
 static int64_t block_x_key(const oeq_schedule_t *s, const oeq_block_t *b) {

@@ -36,6 +36,14 @@ typedef struct emit_ctx {
   int bwd_min_blocks;
 } emit_ctx_t;
 
+/* uvw and uuw: the modes that sum over pairs of inputs per output. */
+static inline int is_pair_mode(oeq_mode_t m) { return m == OEQ_MODE_UVW || m == OEQ_MODE_UUW; }
+
+/* Whether path p writes output block b. */
+static inline int path_in_block(const oeq_path_t *p, const oeq_block_t *b) {
+  return p->z_offset == b->offset && p->mul3 == b->mul && p->d3 == b->d;
+}
+
 /* The forward's min-blocks per SM on sm_90 when it stages a weight window
  * (at most 80 registers a thread; tp_forward.c says why); 0: no bound. */
 static inline int fwd_window_min_blocks(int threads) {

@@ -93,15 +93,11 @@ static int weight_per_output(const oeq_path_t *p) {
   }
 }
 
-static int is_direct(const oeq_path_t *p) {
-  return p->mode != OEQ_MODE_UVW && p->mode != OEQ_MODE_UUW;
-}
-
 /* Registers pfz<j> a direct path's prefetch fills: d3 (0 without one). */
 static int prefetch_width(const emit_ctx_t *c) {
   int width = 0;
   for (int i = 0; i < c->s->n_paths; i++)
-    if (is_direct(&c->s->paths[i]) && c->s->paths[i].d3 > width) width = c->s->paths[i].d3;
+    if (!is_pair_mode(c->s->paths[i].mode) && c->s->paths[i].d3 > width) width = c->s->paths[i].d3;
   return width;
 }
 
@@ -399,16 +395,6 @@ static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_puts(c->sb, "  }\n");
 }
 
-/* Pair mode, lanes across the output multiplicity o (as in the forward), for
- * a chunk of 32 pairs at a time:
- *  1. lane q: t[q][k] into shared memory (pt);
- *  2. per chunk of 32 outputs, lane o: for every pair j of the chunk,
- *     W[j][o] read coalesced (kept in the tile wst[j][o]) and
- *     dW[j][o] = sum_k t[j][k] dz[o][k] written coalesced (per-row dw) or
- *     added to the warp's private copy (shared dw, no atomics);
- *  3. lane q: g[k] += sum_o wst[q][o] dz[o][k] (the tile's rows padded to
- *     33, so that the lanes' column reads hit distinct banks).
- * A single pair (mul1 = mul2 = 1) skips the tile: g is a warp sum. */
 /* Pairs of a chunk whose weight loads (and per-row dw stores) are in flight
  * at once in step 2 below. Measured on an H200 (bench/NOTES.md, run E),
  * fwd+bwd ms at 4 / 8 / 16: e3tools_conv 2.06 / 1.93 / 1.84, DiffDock-L=1
@@ -420,6 +406,16 @@ static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
 #define PAIR_TILE_UNROLL 16
 #endif
 
+/* Pair mode, lanes across the output multiplicity o (as in the forward), for
+ * a chunk of 32 pairs at a time:
+ *  1. lane q: t[q][k] into shared memory (pt);
+ *  2. per chunk of 32 outputs, lane o: for every pair j of the chunk,
+ *     W[j][o] read coalesced (kept in the tile wst[j][o]) and
+ *     dW[j][o] = sum_k t[j][k] dz[o][k] written coalesced (per-row dw) or
+ *     added to the warp's private copy (shared dw, no atomics);
+ *  3. lane q: g[k] += sum_o wst[q][o] dz[o][k] (the tile's rows padded to
+ *     33, so that the lanes' column reads hit distinct banks).
+ * A single pair (mul1 = mul2 = 1) skips the tile: g is a warp sum. */
 static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
   int ua[64], ub[64], uc[64];
   emit_used_indices(p, ua, ub, uc);
@@ -558,7 +554,7 @@ void emit_tp_backward(const emit_ctx_t *c) {
   oeq_sb_printf(c->sb, "  const oeq_it *__restrict__ dzr = dz + row * %lld;\n  (void)wr; (void)dzr;\n",
                 (long long)s->z_dim);
   /* the row's first chunk in flight together with x and y */
-  if (s->n_paths > 0 && is_direct(&s->paths[0])) emit_prefetch_chunk(c, &s->paths[0], "0");
+  if (s->n_paths > 0 && !is_pair_mode(s->paths[0].mode)) emit_prefetch_chunk(c, &s->paths[0], "0");
   oeq_sb_printf(c->sb,
                 "  oeq_load_row(xs, x + row * %lld, %lld, lane);\n"
                 "  oeq_load_row(ys, y + row * %lld, %lld, lane);\n"
@@ -572,13 +568,13 @@ void emit_tp_backward(const emit_ctx_t *c) {
     const oeq_path_t *p = &s->paths[i];
     oeq_sb_printf(c->sb, "  // path %d (instruction %d, %s, l=%d,%d->%d)\n", i, p->instruction,
                   oeq_mode_name(p->mode), p->l1, p->l2, p->l3);
-    if (!is_direct(p)) {
+    if (is_pair_mode(p->mode)) {
       emit_pair_path(c, p);
     } else {
       /* path 0's first chunk was issued with the row's x and y, a direct
        * predecessor issues the others; after a pair path, here */
-      if (i > 0 && !is_direct(&s->paths[i - 1])) emit_prefetch_chunk(c, p, "0");
-      const int next_direct = i + 1 < s->n_paths && is_direct(&s->paths[i + 1]);
+      if (i > 0 && is_pair_mode(s->paths[i - 1].mode)) emit_prefetch_chunk(c, p, "0");
+      const int next_direct = i + 1 < s->n_paths && !is_pair_mode(s->paths[i + 1].mode);
       emit_direct_path(c, p, next_direct ? &s->paths[i + 1] : NULL);
     }
     oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");

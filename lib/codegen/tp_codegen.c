@@ -62,10 +62,10 @@ static size_t blocks_per_sm(size_t block_bytes, size_t room) {
 }
 
 /* Warps of the backward one SM holds with wpb-warp blocks, as far as
- * shared memory and the block (32) and thread (2,048) limits go. */
+ * shared memory and the block (32) and thread (2,048) limits go (per-row
+ * weights: no dw accumulator in the block). */
 static size_t backward_warps_per_sm(const emit_ctx_t *c, int wpb, size_t room) {
-  const size_t dw = c->bwd_dw_private ? (size_t)wpb * c->bwd_dw_copy : c->bwd_dw_block;
-  size_t blocks = blocks_per_sm(dw + (size_t)wpb * c->bwd_per_warp, room);
+  size_t blocks = blocks_per_sm((size_t)wpb * c->bwd_per_warp, room);
   if (blocks > MAX_BLOCKS_PER_SM) blocks = MAX_BLOCKS_PER_SM;
   const size_t most_warps = MAX_THREADS_PER_SM / (size_t)c->warp_size;
   return blocks * (size_t)wpb > most_warps ? most_warps : blocks * (size_t)wpb;
@@ -99,8 +99,8 @@ static int backward_min_blocks(const emit_ctx_t *c, size_t block_bytes, size_t r
 static void fit_weight_window(emit_ctx_t *c, size_t room) {
   if (!c->fwd_ws) return;
   const size_t wpb = (size_t)c->warps_per_block, rest = c->fwd_per_warp - c->fwd_ws;
-  const size_t w_row = round16((size_t)c->s->weight_numel * oeq_dtype_size(c->s->weight_dtype));
-  const size_t least = w_row < FWD_STAGE_W_MIN_BYTES ? w_row : FWD_STAGE_W_MIN_BYTES;
+  /* the untrimmed window is the whole (rounded) row when that is smaller */
+  const size_t least = c->fwd_ws < FWD_STAGE_W_MIN_BYTES ? c->fwd_ws : FWD_STAGE_W_MIN_BYTES;
   size_t want = blocks_per_sm(wpb * rest, room);
   const int reg_blocks = fwd_window_min_blocks(c->warps_per_block * c->warp_size);
   if (reg_blocks > 0 && want > (size_t)reg_blocks) want = (size_t)reg_blocks;
@@ -121,7 +121,7 @@ static void size_shared_memory(emit_ctx_t *c) {
     if (s->out_blocks[i].d > c->max_out_d) c->max_out_d = s->out_blocks[i].d;
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
-    if ((p->mode == OEQ_MODE_UVW || p->mode == OEQ_MODE_UUW) && p->d3 > c->max_pair_d3)
+    if (is_pair_mode(p->mode) && p->d3 > c->max_pair_d3)
       c->max_pair_d3 = p->d3;
   }
   const size_t ws = (size_t)c->warp_size;
@@ -206,7 +206,6 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
     wpb--;
   }
   wpb = densest_backward_block(&c, wpb, room);
-  if (c.bwd_dw_private) c.bwd_dw_block = (size_t)wpb * c.bwd_dw_copy;
   if (widest > room)
     return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
                     "a row needs %zu bytes of shared memory, the device allows %zu per block "

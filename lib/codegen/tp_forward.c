@@ -16,7 +16,6 @@
 
 #include "codegen/emit_util.h"
 
-static int is_pair_mode(oeq_mode_t m) { return m == OEQ_MODE_UVW || m == OEQ_MODE_UUW; }
 
 /* Load the x (or y) components a path uses into registers xa<a> (yb<b>). */
 static void emit_load_operand(const emit_ctx_t *c, const char *prefix, const char *smem,
@@ -54,7 +53,6 @@ static void emit_cg_accumulate(const emit_ctx_t *c, const oeq_path_t *p, const c
   }
 }
 
-/* One direct-mode path's contribution to lane o's accumulators. */
 /* Where a block's weights are read: the row in global memory ("wr", base 0)
  * or the shared-memory window holding weights [base, ...) ("wst"). */
 typedef struct {
@@ -62,6 +60,7 @@ typedef struct {
   int64_t base;
 } weight_src_t;
 
+/* One direct-mode path's contribution to lane o's accumulators. */
 static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p, weight_src_t ws) {
   int used_a[64], used_b[64], used_c[64];
   emit_used_indices(p, used_a, used_b, used_c);
@@ -185,7 +184,7 @@ static void emit_output_block(const emit_ctx_t *c, int ob, weight_src_t ws) {
   for (int k = 0; k < b->d; k++) oeq_sb_printf(c->sb, "  oeq_ct acc%d = (oeq_ct)0;\n", k);
   for (int i = 0; i < c->s->n_paths; i++) {
     const oeq_path_t *p = &c->s->paths[i];
-    if (p->z_offset != b->offset || p->mul3 != b->mul || p->d3 != b->d) continue;
+    if (!path_in_block(p, b)) continue;
     if (is_pair_mode(p->mode))
       emit_pair_path(c, p, ws);
     else
@@ -201,8 +200,7 @@ static void block_weights(const oeq_schedule_t *s, int ob, int64_t *lo, int64_t 
   *lo = *hi = 0;
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
-    if (!p->has_weight || p->w_count == 0 || p->z_offset != b->offset || p->mul3 != b->mul || p->d3 != b->d)
-      continue;
+    if (!p->has_weight || p->w_count == 0 || !path_in_block(p, b)) continue;
     if (*hi == *lo) *lo = p->w_offset, *hi = p->w_offset;
     if (p->w_offset < *lo) *lo = p->w_offset;
     if (p->w_offset + p->w_count > *hi) *hi = p->w_offset + p->w_count;
