@@ -15,7 +15,7 @@
 
 /* ----------------------------------------------------------- test problems */
 
-typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T } problem_id_t;
+typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT } problem_id_t;
 
 /* Every mode, weighted and unweighted, several paths into one output, an
  * output block no path reaches, an input block no path reads. */
@@ -37,12 +37,34 @@ static oeq_problem_t *mixed_problem(void) {
   return p;
 }
 
+/* Direct modes only, one weight per output channel (uvu with a single v,
+ * uvv with a single u, uuu, uvuv), x wider than z: the forward that
+ * prefetches weights into registers (tp_forward.c). Two paths into one
+ * block, an unweighted path, partial chunks (33, 7, 40), an output block
+ * no path reaches and an input block no path reads. */
+static oeq_problem_t *direct_problem(void) {
+  oeq_problem_t *p = NULL;
+  cr_assert_eq(oeq_problem_create("33x0e+33x1o+1x2e+40x1e+64x3o", "1x0e+1x1o+7x2e+40x1e",
+                                  "33x1o+33x0e+7x2e+40x1e+5x3o+33x2e+1x2e", &p),
+               OEQ_SUCCESS, "%s", oeq_last_error());
+  struct { int i1, i2, o; oeq_mode_t m; int w; } ins[] = {
+      {1, 0, 0, OEQ_MODE_UVU, 1}, {0, 1, 0, OEQ_MODE_UVU, 1}, {1, 1, 1, OEQ_MODE_UVU, 0},
+      {0, 0, 1, OEQ_MODE_UVU, 1}, {2, 2, 2, OEQ_MODE_UVV, 1}, {3, 3, 3, OEQ_MODE_UUU, 1},
+      {1, 1, 5, OEQ_MODE_UVU, 1}, {2, 0, 6, OEQ_MODE_UVUV, 1},
+  };
+  for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
+    cr_assert_eq(oeq_problem_add_instruction(p, ins[i].i1, ins[i].i2, ins[i].o, ins[i].m, ins[i].w, 1.0),
+                 OEQ_SUCCESS, "instruction %zu: %s", i, oeq_last_error());
+  return p;
+}
+
 static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t wt,
                                    oeq_layout_t layout, int shared) {
   oeq_problem_t *p = NULL;
   oeq_status_t st = OEQ_SUCCESS;
   switch (id) {
     case P_MIXED: p = mixed_problem(); break;
+    case P_DIRECT: p = direct_problem(); break;
     case P_MACE:
       st = oeq_problem_create_channelwise("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o",
                                           "0e+1o+2e+3o", &p);

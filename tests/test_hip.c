@@ -140,6 +140,7 @@ TestSuite(hip, .init = gpu_setup, .timeout = 600);
 
 /* Every mode, dtype combination, layout and weight sharing. */
 Test(hip, mixed_f32_mul_ir_per_row) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 1); }
+Test(hip, direct_f32_mul_ir_per_row) { check_problem(P_DIRECT, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 0); }
 Test(hip, mixed_f32_mul_ir_shared) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 1); }
 Test(hip, mixed_f32_ir_mul_per_row) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 0, 0); }
 Test(hip, mixed_f32_ir_mul_shared) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 1, 0); }

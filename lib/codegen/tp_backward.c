@@ -396,12 +396,15 @@ static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
 }
 
 /* Pairs of a chunk whose weight loads (and per-row dw stores) are in flight
- * at once in step 2 below. Measured on an H200 (bench/NOTES.md, run E),
- * fwd+bwd ms at 4 / 8 / 16: e3tools_conv 2.06 / 1.93 / 1.84, DiffDock-L=1
- * 1.65 / 1.51 / 1.33 (the per-row weights and dw are most of the bytes,
- * and 4 loads a warp in flight left the memory system idle); 16 costs up
- * to 12 registers, no spills. HIP keeps 4: never measured there, and 16
- * added spills on gfx90a. */
+ * at once in step 2 below, where the chunk's pair count is only known at
+ * run time (a path's last, partial chunk); with a constant count the loop
+ * unrolls completely. Measured on an H200 (bench/NOTES.md, runs E and G),
+ * fwd+bwd ms, unroll 4 / 8 / 16 / 32 everywhere: e3tools_conv 2.06 / 1.93
+ * / 1.84 / 1.41, DiffDock-L=1 1.65 / 1.51 / 1.33 / 1.89 (the per-row
+ * weights and dw are most of the bytes, and 4 loads a warp in flight left
+ * the memory system idle; at 32 DiffDock's 16-pair chunks fell to the
+ * remainder loop). HIP keeps 4: never measured there, and 16 added spills
+ * on gfx90a. */
 #ifndef PAIR_TILE_UNROLL
 #define PAIR_TILE_UNROLL 16
 #endif
@@ -430,7 +433,14 @@ static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
   for (int k = 0; k < p->d3; k++)
     if (uc[k]) oeq_sb_printf(c->sb, "  pt[lane * %d + %d] = tk%d;\n", p->d3, k, k);
-  oeq_sb_printf(c->sb, "  OEQ_SYNCWARP();\n  const int np = min(OEQ_WARP, %lld - q0);\n", n_pairs);
+  /* Every chunk full, or a single partial one: np is a constant and the
+   * tile loop below unrolls completely, with no remainder loop. */
+  const long long ws = c->warp_size;
+  const int np_fixed = n_pairs % ws == 0 || n_pairs < ws;
+  if (np_fixed)
+    oeq_sb_printf(c->sb, "  OEQ_SYNCWARP();\n  const int np = %lld;\n", n_pairs < ws ? n_pairs : ws);
+  else
+    oeq_sb_printf(c->sb, "  OEQ_SYNCWARP();\n  const int np = min(OEQ_WARP, %lld - q0);\n", n_pairs);
   if (single) oeq_sb_puts(c->sb, "  (void)np;\n");
   oeq_sb_printf(c->sb, "  for (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", m3);
   oeq_sb_printf(c->sb, "  const int o = o0 + lane; const bool oact = o < %lld;\n", m3);
@@ -442,8 +452,13 @@ static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
     oeq_sb_puts(c->sb, "  {\n");
   } else {
     snprintf(widx, sizeof widx, "%lld + (long long)(q0 + j) * %lld + o", (long long)p->w_offset, m3);
-    oeq_sb_printf(c->sb, "  #pragma unroll %d\n  for (int j = 0; j < np; ++j) {\n",
-                  c->dialect == OEQ_DIALECT_HIP ? 4 : PAIR_TILE_UNROLL);
+    if (c->dialect == OEQ_DIALECT_HIP)
+      oeq_sb_puts(c->sb, "  #pragma unroll 4\n");
+    else if (np_fixed)
+      oeq_sb_puts(c->sb, "  #pragma unroll\n");
+    else
+      oeq_sb_printf(c->sb, "  #pragma unroll %d\n", PAIR_TILE_UNROLL);
+    oeq_sb_puts(c->sb, "  for (int j = 0; j < np; ++j) {\n");
   }
   oeq_sb_printf(c->sb, "  const oeq_ct wv = oact ? (oeq_ct)wr[%s] : (oeq_ct)0;\n", widx);
   if (!single) oeq_sb_puts(c->sb, "  wst[j * (OEQ_WARP + 1) + lane] = wv;\n");

@@ -53,21 +53,24 @@ static void emit_cg_accumulate(const emit_ctx_t *c, const oeq_path_t *p, const c
   }
 }
 
-/* Where a block's weights are read: the row in global memory ("wr", base 0)
- * or the shared-memory window holding weights [base, ...) ("wst"). */
+/* Where a block's weights are read: the row in global memory ("wr", base 0),
+ * the shared-memory window holding weights [base, ...) ("wst"), or, for
+ * one path, the register its weight was prefetched into (reg). */
 typedef struct {
   const char *name;
   int64_t base;
+  const char *reg;
 } weight_src_t;
 
 /* One direct-mode path's contribution to lane o's accumulators. */
 static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p, weight_src_t ws) {
   int used_a[64], used_b[64], used_c[64];
   emit_used_indices(p, used_a, used_b, used_c);
-  const char *wrow = p->has_weight ? "wr" : NULL;
+  const char *wrow = p->has_weight && !ws.reg ? "wr" : NULL;
   oeq_sb_printf(c->sb, "  // path %d (instruction %d, %s, l=%d,%d->%d)\n", (int)(p - c->s->paths),
                 p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3);
   oeq_sb_puts(c->sb, "  if (act) {\n");
+  if (p->has_weight && ws.reg) oeq_sb_printf(c->sb, "  const oeq_ct wv = %s;\n", ws.reg);
   switch (p->mode) {
     case OEQ_MODE_UVU:
       oeq_sb_puts(c->sb, "  const int u = o;\n");
@@ -105,7 +108,7 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p, weight_sr
                       (long long)(p->w_offset - ws.base));
       break;
   }
-  emit_cg_accumulate(c, p, wrow ? "wv" : NULL, "acc%d");
+  emit_cg_accumulate(c, p, p->has_weight ? "wv" : NULL, "acc%d");
   oeq_sb_puts(c->sb, "  }\n  }\n");
 }
 
@@ -169,29 +172,131 @@ static void emit_store_block(const emit_ctx_t *c, const oeq_block_t *b) {
   }
 }
 
-static void emit_output_block(const emit_ctx_t *c, int ob, weight_src_t ws) {
-  const oeq_block_t *b = &c->s->out_blocks[ob];
-  if (b->mul == 0) return;
-  oeq_sb_printf(c->sb, "  // output block %d: %lldx%d\n", ob, (long long)b->mul, b->l);
-  if (!b->written) {
-    /* e3nn: a block no path reaches is zeros (written, never assumed). */
-    oeq_sb_printf(c->sb, "  oeq_zero(zr + %lld, %lld, lane);\n", (long long)b->offset,
-                  (long long)(b->mul * b->d));
-    return;
-  }
-  oeq_sb_printf(c->sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", c->loop_pragma, (long long)b->mul);
-  oeq_sb_printf(c->sb, "  const int o = o0 + lane; const bool act = o < %lld;\n", (long long)b->mul);
+/* Lane o's accumulators over every path into block b, then the store;
+ * o0, o and act are in scope. With pw >= 0 the weights come from the
+ * registers pw<pw>_<k> (k: the block's weighted paths in order). */
+static void emit_block_chunk(const emit_ctx_t *c, const oeq_block_t *b, weight_src_t ws, int pw) {
   for (int k = 0; k < b->d; k++) oeq_sb_printf(c->sb, "  oeq_ct acc%d = (oeq_ct)0;\n", k);
+  int slot = 0;
   for (int i = 0; i < c->s->n_paths; i++) {
     const oeq_path_t *p = &c->s->paths[i];
     if (!path_in_block(p, b)) continue;
+    char reg[32];
+    if (pw >= 0 && p->has_weight) {
+      snprintf(reg, sizeof reg, "pw%d_%d", pw, slot++);
+      ws.reg = reg;
+    } else {
+      ws.reg = NULL;
+    }
     if (is_pair_mode(p->mode))
       emit_pair_path(c, p, ws);
     else
       emit_direct_path(c, p, ws);
   }
   emit_store_block(c, b);
+}
+
+/* e3nn: a block no path reaches is zeros (written, never assumed). */
+static void emit_zero_block(const emit_ctx_t *c, const oeq_block_t *b) {
+  oeq_sb_printf(c->sb, "  oeq_zero(zr + %lld, %lld, lane);\n", (long long)b->offset,
+                (long long)(b->mul * b->d));
+}
+
+static void emit_output_block(const emit_ctx_t *c, int ob, weight_src_t ws) {
+  const oeq_block_t *b = &c->s->out_blocks[ob];
+  if (b->mul == 0) return;
+  oeq_sb_printf(c->sb, "  // output block %d: %lldx%d\n", ob, (long long)b->mul, b->l);
+  if (!b->written) {
+    emit_zero_block(c, b);
+    return;
+  }
+  oeq_sb_printf(c->sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", c->loop_pragma, (long long)b->mul);
+  oeq_sb_printf(c->sb, "  const int o = o0 + lane; const bool act = o < %lld;\n", (long long)b->mul);
+  emit_block_chunk(c, b, ws, -1);
   oeq_sb_puts(c->sb, "  }\n");
+}
+
+/* Prefetching forward (no weight window): the output blocks' 32-wide
+ * chunks ("steps") are written out one after another, and the per-row
+ * weights of step s + FWD_PREFETCH_STEPS are loaded into registers before
+ * step s computes. Without it each step waited for its own weights: one
+ * global-memory latency per output block and chunk (nequip benzene, 136
+ * steps a row: ncu on an H100 had half the warps' cycles stalled on those
+ * loads, forward at 58% of DRAM bandwidth; bench/NOTES.md run I).
+ * Registers are what these kernels have spare: shared memory bounds their
+ * occupancy. Measured on an H100 (run J), benzene forward ms, no prefetch
+ * / 1 / 2 / 4 steps ahead: 2.704 / 2.173 / 2.263 / 2.278 (mace-large f64
+ * 1.81 -> 1.80, the last layers unchanged). */
+#ifndef FWD_PREFETCH_STEPS
+#define FWD_PREFETCH_STEPS 1
+#endif
+/* Straight-line steps cost compile time; past this many, loops instead. */
+#define FWD_PREFETCH_MAX_STEPS 256
+
+/* Whether every weighted path reads one weight per lane and step, at
+ * w_offset + o (so that the loads can be issued steps ahead), and the
+ * steps are few enough to write out: the prefetching forward applies. */
+static int forward_prefetches(const emit_ctx_t *c) {
+  const oeq_schedule_t *s = c->s;
+  if (c->dialect != OEQ_DIALECT_CUDA || c->fwd_ws || s->shared_weights || s->weight_numel == 0)
+    return 0;
+  for (int i = 0; i < s->n_paths; i++) {
+    const oeq_path_t *p = &s->paths[i];
+    if (!p->has_weight) continue;
+    if (is_pair_mode(p->mode) || (p->mode == OEQ_MODE_UVU && p->mul2 != 1) ||
+        (p->mode == OEQ_MODE_UVV && p->mul1 != 1))
+      return 0;
+  }
+  long long steps = 0;
+  for (int ob = 0; ob < s->n_out_blocks; ob++)
+    if (s->out_blocks[ob].written) steps += (s->out_blocks[ob].mul + c->warp_size - 1) / c->warp_size;
+  return steps > 0 && steps <= FWD_PREFETCH_MAX_STEPS;
+}
+
+/* The weights of step number idx (block ob, chunk o0) into pw<idx>_<k>. */
+static void emit_prefetch_weights(const emit_ctx_t *c, int ob, long long o0, int idx) {
+  const oeq_block_t *b = &c->s->out_blocks[ob];
+  int slot = 0;
+  for (int i = 0; i < c->s->n_paths; i++) {
+    const oeq_path_t *p = &c->s->paths[i];
+    if (!p->has_weight || !path_in_block(p, b)) continue;
+    oeq_sb_printf(c->sb, "  const oeq_ct pw%d_%d = %lld + lane < %lld ? (oeq_ct)wr[%lld + lane] : (oeq_ct)0;\n",
+                  idx, slot++, o0, (long long)b->mul, (long long)(p->w_offset + o0));
+  }
+}
+
+static void emit_prefetching_blocks(const emit_ctx_t *c) {
+  const oeq_schedule_t *s = c->s;
+  /* the steps, in order: (block, chunk start) */
+  int n = 0;
+  int step_ob[FWD_PREFETCH_MAX_STEPS];
+  long long step_o0[FWD_PREFETCH_MAX_STEPS];
+  for (int ob = 0; ob < s->n_out_blocks; ob++)
+    if (s->out_blocks[ob].written)
+      for (long long o0 = 0; o0 < s->out_blocks[ob].mul; o0 += c->warp_size)
+        step_ob[n] = ob, step_o0[n++] = o0;
+  /* the first steps' weights go out with x's and y's */
+  for (int i = 0; i < n && i < FWD_PREFETCH_STEPS; i++) emit_prefetch_weights(c, step_ob[i], step_o0[i], i);
+  oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
+  for (int ob = 0; ob < s->n_out_blocks; ob++) {
+    const oeq_block_t *b = &s->out_blocks[ob];
+    if (b->mul > 0 && !b->written) {
+      oeq_sb_printf(c->sb, "  // output block %d: %lldx%d\n", ob, (long long)b->mul, b->l);
+      emit_zero_block(c, b);
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    const oeq_block_t *b = &s->out_blocks[step_ob[i]];
+    if (i + FWD_PREFETCH_STEPS < n)
+      emit_prefetch_weights(c, step_ob[i + FWD_PREFETCH_STEPS], step_o0[i + FWD_PREFETCH_STEPS],
+                            i + FWD_PREFETCH_STEPS);
+    oeq_sb_printf(c->sb, "  // output block %d: %lldx%d, outputs %lld..\n  {\n", step_ob[i],
+                  (long long)b->mul, b->l, step_o0[i]);
+    oeq_sb_printf(c->sb, "  const int o0 = %lld, o = o0 + lane; const bool act = o < %lld;\n",
+                  step_o0[i], (long long)b->mul);
+    emit_block_chunk(c, b, (weight_src_t){"wr", 0, NULL}, i);
+    oeq_sb_puts(c->sb, "  }\n");
+  }
 }
 
 /* Weights [lo, hi) the paths into block ob read (lo = hi: none). */
@@ -288,6 +393,11 @@ void emit_tp_forward(const emit_ctx_t *c) {
                   c->fwd_per_warp - c->fwd_ws);
   oeq_sb_printf(c->sb, "  oeq_it *__restrict__ zr = z + row * %lld;\n  (void)wr;\n",
                 (long long)s->z_dim);
+  if (forward_prefetches(c)) {
+    emit_prefetching_blocks(c);
+    oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n  }\n}\n");
+    return;
+  }
   int ob = 0;
   for (int window = 0; ob < s->n_out_blocks; window++) {
     int64_t lo = 0, hi = 0;
@@ -299,7 +409,7 @@ void emit_tp_forward(const emit_ctx_t *c) {
     }
     if (window == 0 || hi > lo) oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
     for (; ob < end; ob++)
-      emit_output_block(c, ob, hi > lo ? (weight_src_t){"wst", lo} : (weight_src_t){"wr", 0});
+      emit_output_block(c, ob, hi > lo ? (weight_src_t){"wst", lo, NULL} : (weight_src_t){"wr", 0, NULL});
   }
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n  }\n}\n");
 }
