@@ -364,28 +364,45 @@ class _View:
     __slots__ = ("ptr", "shape", "dtype", "on_gpu", "readonly", "obj")
 
     def __init__(self, ptr, shape, dtype, on_gpu, readonly, obj):
-        self.ptr, self.shape, self.dtype = ptr, tuple(int(s) for s in shape), dtype
+        self.ptr, self.shape, self.dtype = ptr, shape, dtype  # shape: a tuple of ints
         self.on_gpu, self.readonly, self.obj = on_gpu, readonly, obj
 
 
+# Per array type and torch dtype, computed once: a call's checks run on
+# every launch, and for small batches their Python time is the call's
+# time (bench/NOTES.md run J: ~40 us a forward call before these caches).
+_TORCH_TYPES = {}
+_TORCH_DTYPE_NAMES = {}
+
+
 def _is_torch(a):
-    return type(a).__module__.split(".")[0] == "torch" and hasattr(a, "data_ptr")
+    t = type(a)
+    known = _TORCH_TYPES.get(t)
+    if known is None:
+        known = _TORCH_TYPES[t] = t.__module__.split(".")[0] == "torch" and hasattr(t, "data_ptr")
+    return known
+
+
+def _torch_dtype_name(dt):
+    name = _TORCH_DTYPE_NAMES.get(dt)
+    if name is None:
+        name = _TORCH_DTYPE_NAMES[dt] = str(dt).replace("torch.", "")
+    return name
 
 
 def _view(a, name):
     """Reads an array without copying; TypeError/ValueError for what oeq cannot take."""
     if _is_torch(a):
-        dtype = str(a.dtype).replace("torch.", "")
         if not a.is_contiguous():
             raise ValueError(f"{name} must be contiguous (call .contiguous())")
-        return _View(a.data_ptr() if a.numel() else None, a.shape, dtype, a.device.type == "cuda",
-                     False, a)
+        return _View(a.data_ptr() if a.numel() else None, tuple(a.shape), _torch_dtype_name(a.dtype),
+                     a.is_cuda, False, a)
     cai = getattr(a, "__cuda_array_interface__", None)
     if cai is not None:
         typestr = cai["typestr"]
         if typestr not in _TYPESTR:
             raise TypeError(f"{name} has element type {typestr}; oeq takes float32/float64 and int32/int64")
-        dtype, shape = _TYPESTR[typestr], tuple(cai["shape"])
+        dtype, shape = _TYPESTR[typestr], tuple(int(n) for n in cai["shape"])
         strides = cai.get("strides")
         if strides is not None and _numel(shape) > 1:
             expect, acc = [], _ITEMSIZE[dtype]
@@ -402,7 +419,7 @@ def _view(a, name):
         if not a.flags["ALIGNED"]:
             raise ValueError(f"{name} is not aligned")
         dtype = a.dtype.name if a.dtype.byteorder in ("=", "<", "|") else "non-native"
-        return _View(a.ctypes.data if a.size else None, a.shape, dtype, False,
+        return _View(a.ctypes.data if a.size else None, tuple(int(n) for n in a.shape), dtype, False,
                      not a.flags["WRITEABLE"], a)
     raise TypeError(f"{name}: {type(a).__name__} is not an array oeq can take (NumPy array for CPU plans, "
                     "torch tensor or __cuda_array_interface__ object for GPU plans)")
@@ -506,7 +523,9 @@ class Plan:
 
     # ---------------------------------------------------------- checks
     def _arr(self, a, name, dtype, shape, output=False, alt_shapes=()):
-        v = _view(a, name)
+        return self._checked(_view(a, name), name, dtype, shape, output, alt_shapes)
+
+    def _checked(self, v, name, dtype, shape, output=False, alt_shapes=()):
         if v.on_gpu != self.on_gpu:
             where = "a device array" if v.on_gpu else "a host array"
             raise TypeError(f"{name} is {where} but the plan runs on {self.backend.name}")
@@ -551,7 +570,7 @@ class Plan:
         if len(vx.shape) != 2:
             raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
         batch = vx.shape[0]
-        vx = self._arr(x, "x", self.irrep_dtype, (batch, self.x_dim))
+        vx = self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim))
         vy = self._arr(y, "y", self.irrep_dtype, (batch, self.y_dim))
         vw = self._w(w, "w", batch)
         z = self._out(z, vx, "z", (batch, self.z_dim), self.irrep_dtype)
@@ -567,7 +586,7 @@ class Plan:
         if len(vx.shape) != 2:
             raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
         batch = vx.shape[0]
-        vx = self._arr(x, "x", self.irrep_dtype, (batch, self.x_dim))
+        vx = self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim))
         vy = self._arr(y, "y", self.irrep_dtype, (batch, self.y_dim))
         vw = self._w(w, "w", batch)
         vdz = self._arr(dz, "dz", self.irrep_dtype, (batch, self.z_dim))
@@ -600,10 +619,10 @@ class Plan:
         if len(vr.shape) != 1:
             raise ValueError(f"rows must be 1-D (edges,), not {vr.shape}")
         edges = vr.shape[0]
-        vx = self._arr(x, "x", self.irrep_dtype, (x_rows, self.x_dim))
+        vx = self._checked(vx, "x", self.irrep_dtype, (x_rows, self.x_dim))
         vy = self._arr(y, "y", self.irrep_dtype, (edges, self.y_dim))
         vw = self._w(w, "w", edges)
-        vr = self._arr(rows, "rows", self.index_dtype, (edges,))
+        vr = self._checked(vr, "rows", self.index_dtype, (edges,))
         vc = self._arr(cols, "cols", self.index_dtype, (edges,))
         if sender_perm is not None:
             vp = self._arr(sender_perm, "sender_perm", self.index_dtype, (edges,))
