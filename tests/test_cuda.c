@@ -169,6 +169,8 @@ Test(cuda, tetris_shared_f32) { check_problem(P_TETRIS, OEQ_FLOAT32, OEQ_FLOAT32
 Test(cuda, tetris1_shared_f32) { check_problem(P_TETRIS1, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
 Test(cuda, e3tools_transformer_shared_f64_ir_mul) { check_problem(P_E3T, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_IR_MUL, 1, 0); }
 Test(cuda, e3tools_transformer_per_row_f32) { check_problem(P_E3T, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 0); }
+/* 25.6 KB of shared dw: a private copy per warp, few warps per SM */
+Test(cuda, e3tools_transformer_shared_f32) { check_problem(P_E3T, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
 
 /* ------------------------------------------------------ streams, threads */
 

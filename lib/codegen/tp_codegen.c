@@ -17,8 +17,13 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 #define DW_BLOCK_MAX_BYTES (48 * 1024)
 /* Up to this size each warp keeps its own dw copy, so that the per-row
  * updates are plain shared-memory adds (no atomics: every weight of a copy
- * is only ever touched by one lane); the copies are summed once at the end. */
+ * is only ever touched by one lane); the copies are summed once at the end.
+ * Measured on an H100 (bench/NOTES.md run L): e3tools_transformer's 25.6 KB
+ * as one copy per block with shared-memory atomics (16 warps per SM) took
+ * 1.55 ms fwd+bwd, as private copies (4 warps per SM) 1.10. */
+#ifndef DW_WARP_MAX_BYTES
 #define DW_WARP_MAX_BYTES (32 * 1024)
+#endif
 
 /* Per-row weights of output-heavy problems (z wider than x) are staged
  * in shared memory, a window of up to this many bytes at a time (16-byte
@@ -62,10 +67,11 @@ static size_t blocks_per_sm(size_t block_bytes, size_t room) {
 }
 
 /* Warps of the backward one SM holds with wpb-warp blocks, as far as
- * shared memory and the block (32) and thread (2,048) limits go (per-row
- * weights: no dw accumulator in the block). */
+ * shared memory and the block (32) and thread (2,048) limits go (a warp's
+ * private shared-weight dw copy included). */
 static size_t backward_warps_per_sm(const emit_ctx_t *c, int wpb, size_t room) {
-  size_t blocks = blocks_per_sm((size_t)wpb * c->bwd_per_warp, room);
+  const size_t per_warp = c->bwd_per_warp + (c->bwd_dw_private ? c->bwd_dw_copy : 0);
+  size_t blocks = blocks_per_sm((size_t)wpb * per_warp, room);
   if (blocks > MAX_BLOCKS_PER_SM) blocks = MAX_BLOCKS_PER_SM;
   const size_t most_warps = MAX_THREADS_PER_SM / (size_t)c->warp_size;
   return blocks * (size_t)wpb > most_warps ? most_warps : blocks * (size_t)wpb;
@@ -75,11 +81,14 @@ static size_t backward_warps_per_sm(const emit_ctx_t *c, int wpb, size_t room) {
  * backward warps into an SM (the larger on a tie), taken when that is at
  * least a quarter more warps: wide rows make shared memory the bound, and a
  * 4-warp block can leave much of it idle (benzene in float64, 35 KB a warp:
- * one 4-warp block = 4 warps per SM, 3-warp blocks 6). Small gains are not
- * worth it, as registers, not shared memory, bound most kernels; nor are
- * shared weights, whose dw costs one set of global atomics per block. */
+ * one 4-warp block = 4 warps per SM, 3-warp blocks 6; e3tools_transformer's
+ * 25.6 KB private dw copies: 4 -> 7 warps per SM with 1-warp blocks, fwd+bwd
+ * 1.10 -> 0.90 ms on an H100, bench/NOTES.md run M, though each block adds
+ * its dw to global memory once). Small gains are not worth it, as
+ * registers, not shared memory, bound most kernels. A block-wide shared dw
+ * copy keeps its block size (more warps share it); HIP is unmeasured. */
 static int densest_backward_block(const emit_ctx_t *c, int wpb, size_t room) {
-  if (c->s->shared_weights || c->dialect != OEQ_DIALECT_CUDA) return wpb; /* HIP: unmeasured */
+  if (c->dialect != OEQ_DIALECT_CUDA || (c->s->shared_weights && !c->bwd_dw_private)) return wpb;
   int best = wpb;
   for (int k = wpb - 1; k >= 1; k--)
     if (backward_warps_per_sm(c, k, room) > backward_warps_per_sm(c, best, room)) best = k;
@@ -206,6 +215,7 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
     wpb--;
   }
   wpb = densest_backward_block(&c, wpb, room);
+  if (c.bwd_dw_private) c.bwd_dw_block = (size_t)wpb * c.bwd_dw_copy;
   if (widest > room)
     return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
                     "a row needs %zu bytes of shared memory, the device allows %zu per block "

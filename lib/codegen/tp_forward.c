@@ -1,11 +1,13 @@
 /* tp_forward.c: the forward kernel, z = TP(x, y, w).
  *
- * Per row, a warp stages x and y (and a small per-row weight row) in shared
- * memory (16-byte loads), then
+ * Per row, a warp stages x and y in shared memory (16-byte loads), then
  * produces the output blocks one after another. For an output block the
  * lanes run across its multiplicity o, each accumulating all 2l+1
  * components in registers over every path into that block (e3nn sums the
- * paths of a block), so z is written exactly once and never read.
+ * paths of a block), so z is written exactly once and never read. Per-row
+ * weights are either staged in shared-memory windows of several blocks or,
+ * where a window would cost occupancy, prefetched into registers one
+ * output chunk ahead.
  *
  * "Direct" modes (uvu, uvv, uuu, uvuv) give each output multiplicity its
  * (u, v) pairs directly. "Pair" modes (uvw, uuw) are a small matrix product
