@@ -7,7 +7,8 @@ for the uvw ones) and the same problem in oeq (through bindings/python/oeq.py),
 feeds both the same random CUDA tensors, checks that they agree (outputs and
 all three gradients), and times forward and forward+backward with CUDA events
 (3 warm-ups, median of N runs). It prints one table with the speedups next to
-OpenEquivariance's from anchors.md.
+OpenEquivariance's from anchors.md, and OpenEquivariance's own times there
+(measured on an H100 80GB HBM3: comparable to oeq's on that card only).
 
 usage: PYTHONPATH=bindings/python OEQ_LIBRARY=build/.libs/liboeq.so \
          python3 bench/e3nn_compare.py [--batch 50000] [--runs 10] [--only NAME,...]
@@ -22,37 +23,50 @@ from e3nn import o3
 import oeq
 
 # label: (in1, in2, out filter or out, kind, shared weights, dtype,
-#         OpenEquivariance's fwd and fwd+bwd speedups over e3nn on an H100)
+#         OpenEquivariance's fwd and fwd+bwd speedups over e3nn on an H100,
+#         and its own fwd and fwd+bwd ms there)
 ANCHORS = [
-    ("mace-large", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f32", 9.6, 15.4),
-    ("mace-medium", "128x0e+128x1o", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e", "uvu", False, "f32", 7.2, 11.0),
-    ("nequip-lips", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", None, "uvu", False, "f32", 10.7, 20.3),
-    ("nequip-revmd17-aspirin", "64x0o+64x0e+64x1o+64x1e", "0e+1o", None, "uvu", False, "f32", 9.6, 13.7),
-    ("nequip-revmd17-toluene", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e", "0e+1o+2e", None, "uvu", False, "f32", 10.8, 20.7),
-    ("nequip-revmd17-benzene", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", "0e+1o+2e+3o", None, "uvu",
-     False, "f32", 5.8, 12.0),
-    ("nequip-water", "32x0o+32x0e+32x1o+32x1e", "0e+1o", None, "uvu", False, "f32", 16.1, 14.4),
-    ("nequix-mp-1-first_layer", "89x0e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f32", 5.9, 5.9),
+    ("mace-large", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f32", 9.6, 15.4,
+     1.079, 2.662),
+    ("mace-medium", "128x0e+128x1o", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e", "uvu", False, "f32", 7.2, 11.0, 0.476,
+     1.019),
+    ("nequip-lips", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", None, "uvu", False, "f32", 10.7, 20.3, 0.44,
+     1.241),
+    ("nequip-revmd17-aspirin", "64x0o+64x0e+64x1o+64x1e", "0e+1o", None, "uvu", False, "f32", 9.6, 13.7, 0.249,
+     0.686),
+    ("nequip-revmd17-toluene", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e", "0e+1o+2e", None, "uvu", False, "f32", 10.8,
+     20.7, 0.832, 2.133),
+    ("nequip-revmd17-benzene", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", "0e+1o+2e+3o", None, "uvu", False,
+     "f32", 5.8, 12.0, 4.873, 14.115),
+    ("nequip-water", "32x0o+32x0e+32x1o+32x1e", "0e+1o", None, "uvu", False, "f32", 16.1, 14.4, 0.157, 0.465),
+    ("nequix-mp-1-first_layer", "89x0e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f32", 5.9, 5.9, 0.207,
+     0.514),
     ("nequix-mp-1-main_layers", "128x0e+64x1o+32x2e+32x3o", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False,
-     "f32", 8.9, 16.3),
-    ("nequix-mp-1-last_layer", "128x0e+64x1o+32x2e+32x3o", "1x0e+1x1o+1x2e+1x3o", "0e", "uvu", False, "f32", 8.9, 8.9),
-    ("SevenNet_l3i5-first-layer", "128x0e", "1x0e+1x1e+1x2e+1x3e", "0e+1e+2e+3e", "uvu", False, "f32", 5.1, 7.2),
+     "f32", 8.9, 16.3, 0.669, 1.663),
+    ("nequix-mp-1-last_layer", "128x0e+64x1o+32x2e+32x3o", "1x0e+1x1o+1x2e+1x3o", "0e", "uvu", False, "f32", 8.9,
+     8.9, 0.135, 0.428),
+    ("SevenNet_l3i5-first-layer", "128x0e", "1x0e+1x1e+1x2e+1x3e", "0e+1e+2e+3e", "uvu", False, "f32", 5.1, 7.2,
+     0.252, 0.508),
     ("SevenNet_l3i5-main-layers", "128x0e+64x1e+32x2e+32x3e", "1x0e+1x1e+1x2e+1x3e", "0e+1e+2e+3e", "uvu", False,
-     "f32", 10.8, 19.4),
+     "f32", 10.8, 19.4, 0.918, 2.4),
     ("SevenNet_l3i5-last-layer", "128x0e+64x1e+32x2e+32x3e", "1x0e+1x1e+1x2e+1x3e", "0e", "uvu", False, "f32", 9.1,
-     8.1),
-    ("DiffDock-L=1", "10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o", "10x1o+10x1e+48x0e+48x0o", "uvw", False, "f32", 3.2, 12.0),
+     8.1, 0.137, 0.508),
+    ("DiffDock-L=1", "10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o", "10x1o+10x1e+48x0e+48x0o", "uvw", False, "f32", 3.2,
+     12.0, 0.856, 2.22),
     ("DiffDock-L=2", "10x1o+10x1e+48x0e+48x0o", "1x0e+1x1o+1x2e", "10x1o+10x1e+48x0e+48x0o", "uvw", False, "f32",
-     3.4, 13.8),
+     3.4, 13.8, 0.848, 2.345),
     ("tetris-poly-1", "1x0e+1x1o+1x2e+1x3o", "1x0e+1x1o+1x2e+1x3o", "64x0e+24x1e+24x1o+16x2e+16x2o", "uvw", True,
-     "f32", 22.2, 14.5),
-    ("tetris-poly-2", "64x0e+24x1e+24x1o+16x2e+16x2o", "1x0e+1x1o+1x2e", "0o+6x0e", "uvw", True, "f32", 11.3, 5.3),
-    ("e3tools_conv", "64x0e+16x1o", "1x0e+1x1o", "80x0e+16x1o", "uvw", False, "f32", 2.0, 5.9),
-    ("e3tools_transformer", "64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", "uvw", True, "f32", 2.7, 1.7),
-    ("mace-large-f64", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f64", 8.8, 9.9),
-    ("nequip-lips-f64", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", None, "uvu", False, "f64", 9.6, 20.7),
+     "f32", 22.2, 14.5, 0.262, 1.17),
+    ("tetris-poly-2", "64x0e+24x1e+24x1o+16x2e+16x2o", "1x0e+1x1o+1x2e", "0o+6x0e", "uvw", True, "f32", 11.3, 5.3,
+     0.173, 0.979),
+    ("e3tools_conv", "64x0e+16x1o", "1x0e+1x1o", "80x0e+16x1o", "uvw", False, "f32", 2.0, 5.9, 0.782, 2.062),
+    ("e3tools_transformer", "64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", "uvw", True, "f32", 2.7, 1.7, 0.294, 1.499),
+    ("mace-large-f64", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "uvu", False, "f64", 8.8, 9.9,
+     1.855, 7.127),
+    ("nequip-lips-f64", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", None, "uvu", False, "f64", 9.6, 20.7,
+     0.735, 1.923),
     ("nequip-revmd17-benzene-f64", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", "0e+1o+2e+3o", None, "uvu",
-     False, "f64", 6.5, 12.7),
+     False, "f64", 6.5, 12.7, 6.658, 24.405),
 ]
 
 
@@ -121,7 +135,7 @@ def copy_bandwidth_gbs():
 
 
 def run_one(entry, batch, runs, floor_gbs):
-    name, in1, in2, out, kind, shared, dtype, oeq_fwd_anchor, oeq_fb_anchor = entry
+    name, in1, in2, out, kind, shared, dtype, oeq_fwd_anchor, oeq_fb_anchor, oeq_fwd_ms, oeq_fb_ms = entry
     out = out or in1
     tdtype = torch.float64 if dtype == "f64" else torch.float32
     torch.set_default_dtype(tdtype)  # before building: e3nn's w3j buffers take it
@@ -175,7 +189,8 @@ def run_one(entry, batch, runs, floor_gbs):
     del tp, x, y, w, dz, z, dx, dy, dw
     torch.cuda.empty_cache()
     return dict(name=name, dtype=dtype, e3nn_fwd=e3nn_fwd, oeq_fwd=oeq_fwd, e3nn_fb=e3nn_fb_ms, oeq_fb=oeq_fb_ms,
-                anchor_fwd=oeq_fwd_anchor, anchor_fb=oeq_fb_anchor, floor=floor_ms, err=max(errors))
+                anchor_fwd=oeq_fwd_anchor, anchor_fb=oeq_fb_anchor, anchor_fwd_ms=oeq_fwd_ms, anchor_fb_ms=oeq_fb_ms,
+                floor=floor_ms, err=max(errors))
 
 
 CONV_ANCHORS = [
@@ -280,6 +295,15 @@ def main_conv(args):
     return failed
 
 
+def format_row(r, ok):
+    """One table row of run_one's result r (ok: agreement within tolerance)."""
+    return (f"| {r['name']} | {r['dtype']} | {r['e3nn_fwd']:.3f} | {r['oeq_fwd']:.3f} | "
+            f"{r['e3nn_fwd'] / r['oeq_fwd']:.1f}x | {r['anchor_fwd']}x | {r['anchor_fwd_ms']:.3f} | "
+            f"{r['e3nn_fb']:.2f} | {r['oeq_fb']:.3f} | {r['e3nn_fb'] / r['oeq_fb']:.1f}x | {r['anchor_fb']}x | "
+            f"{r['anchor_fb_ms']:.3f} | {100 * r['floor'] / r['oeq_fwd']:.0f}% | "
+            f"{r['err']:.1e}{'' if ok else ' FAIL'} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=50000)
@@ -295,10 +319,11 @@ def main():
     floor_gbs = copy_bandwidth_gbs()
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, e3nn {__import__('e3nn').__version__}, "
           f"oeq {oeq.version()}, batch {args.batch}, copy bandwidth {floor_gbs:.0f} GB/s", flush=True)
-    header = ("| problem | dtype | e3nn fwd ms | oeq fwd ms | speedup | OEQ's | e3nn fwd+bwd ms | oeq fwd+bwd ms "
-              "| speedup | OEQ's | oeq fwd vs floor | max rel err |")
+    # "OEQ ms": OpenEquivariance's own times in anchors.md, on an H100 80GB HBM3 (compare on that card)
+    header = ("| problem | dtype | e3nn fwd ms | oeq fwd ms | speedup | OEQ's | OEQ ms | e3nn fwd+bwd ms "
+              "| oeq fwd+bwd ms | speedup | OEQ's | OEQ ms | oeq fwd vs floor | max rel err |")
     print(header)
-    print("|" + "---|" * 12)
+    print("|" + "---|" * 14)
     failed = 0
     for entry in ANCHORS:
         if only and entry[0] not in only:
@@ -312,10 +337,7 @@ def main():
         tol = 1e-12 if r["dtype"] == "f64" else 1e-5
         ok = r["err"] <= tol
         failed += not ok
-        print(f"| {r['name']} | {r['dtype']} | {r['e3nn_fwd']:.3f} | {r['oeq_fwd']:.3f} | "
-              f"{r['e3nn_fwd'] / r['oeq_fwd']:.1f}x | {r['anchor_fwd']}x | {r['e3nn_fb']:.2f} | {r['oeq_fb']:.3f} | "
-              f"{r['e3nn_fb'] / r['oeq_fb']:.1f}x | {r['anchor_fb']}x | {100 * r['floor'] / r['oeq_fwd']:.0f}% | "
-              f"{r['err']:.1e}{'' if ok else ' FAIL'} |", flush=True)
+        print(format_row(r, ok), flush=True)
     return 1 if failed else 0
 
 
