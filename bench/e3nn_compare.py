@@ -135,7 +135,7 @@ def copy_bandwidth_gbs():
 
 
 def run_one(entry, batch, runs, floor_gbs):
-    name, in1, in2, out, kind, shared, dtype, oeq_fwd_anchor, oeq_fb_anchor, oeq_fwd_ms, oeq_fb_ms = entry
+    name, in1, in2, out, kind, shared, dtype, oeq_fwd_anchor, oeq_fb_anchor, anchor_fwd_ms, anchor_fb_ms = entry
     out = out or in1
     tdtype = torch.float64 if dtype == "f64" else torch.float32
     torch.set_default_dtype(tdtype)  # before building: e3nn's w3j buffers take it
@@ -189,7 +189,8 @@ def run_one(entry, batch, runs, floor_gbs):
     del tp, x, y, w, dz, z, dx, dy, dw
     torch.cuda.empty_cache()
     return dict(name=name, dtype=dtype, e3nn_fwd=e3nn_fwd, oeq_fwd=oeq_fwd, e3nn_fb=e3nn_fb_ms, oeq_fb=oeq_fb_ms,
-                anchor_fwd=oeq_fwd_anchor, anchor_fb=oeq_fb_anchor, anchor_fwd_ms=oeq_fwd_ms, anchor_fb_ms=oeq_fb_ms,
+                anchor_fwd=oeq_fwd_anchor, anchor_fb=oeq_fb_anchor,
+                anchor_fwd_ms=anchor_fwd_ms, anchor_fb_ms=anchor_fb_ms,
                 floor=floor_ms, err=max(errors))
 
 
