@@ -153,7 +153,6 @@ Test(cuda, mixed_f64_ir_mul_shared) { check_problem(P_MIXED, OEQ_FLOAT64, OEQ_FL
 Test(cuda, mixed_f32_irreps_f64_weights) { check_problem(P_MIXED, OEQ_FLOAT32, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 0, 0); }
 Test(cuda, mixed_f64_irreps_f32_weights_shared) { check_problem(P_MIXED, OEQ_FLOAT64, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 1, 0); }
 
-/* Anchor-shaped problems. */
 /* The forward that prefetches per-row weights into registers. */
 Test(cuda, direct_f32_mul_ir_per_row) { check_problem(P_DIRECT, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 1); }
 Test(cuda, direct_f32_ir_mul_per_row) { check_problem(P_DIRECT, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 0, 0); }
@@ -161,6 +160,7 @@ Test(cuda, direct_f64_mul_ir_per_row) { check_problem(P_DIRECT, OEQ_FLOAT64, OEQ
 Test(cuda, direct_f32_irreps_f64_weights) { check_problem(P_DIRECT, OEQ_FLOAT32, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 0, 0); }
 Test(cuda, direct_f32_shared) { check_problem(P_DIRECT, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
 
+/* Anchor-shaped problems. */
 Test(cuda, mace_large_f32) { check_problem(P_MACE, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 1); }
 Test(cuda, mace_large_f64) { check_problem(P_MACE, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 0, 0); }
 Test(cuda, nequip_lips_f32_ir_mul) { check_problem(P_LIPS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 0, 0); }
@@ -169,7 +169,7 @@ Test(cuda, tetris_shared_f32) { check_problem(P_TETRIS, OEQ_FLOAT32, OEQ_FLOAT32
 Test(cuda, tetris1_shared_f32) { check_problem(P_TETRIS1, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
 Test(cuda, e3tools_transformer_shared_f64_ir_mul) { check_problem(P_E3T, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_IR_MUL, 1, 0); }
 Test(cuda, e3tools_transformer_per_row_f32) { check_problem(P_E3T, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 0, 0); }
-/* 25.6 KB of shared dw: a private copy per warp, few warps per SM */
+/* 25.6 KB of shared dw: a private copy per warp, 1-warp backward blocks */
 Test(cuda, e3tools_transformer_shared_f32) { check_problem(P_E3T, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
 
 /* ------------------------------------------------------ streams, threads */
