@@ -17,24 +17,35 @@
 
 typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT } problem_id_t;
 
+/* One instruction of a hand-built problem (weights with path weight 1). */
+typedef struct {
+  int i1, i2, o;
+  oeq_mode_t m;
+  int w;
+} instruction_t;
+
+static oeq_problem_t *problem_with(const char *in1, const char *in2, const char *out,
+                                   const instruction_t *ins, size_t n) {
+  oeq_problem_t *p = NULL;
+  cr_assert_eq(oeq_problem_create(in1, in2, out, &p), OEQ_SUCCESS, "%s", oeq_last_error());
+  for (size_t i = 0; i < n; i++)
+    cr_assert_eq(oeq_problem_add_instruction(p, ins[i].i1, ins[i].i2, ins[i].o, ins[i].m, ins[i].w, 1.0),
+                 OEQ_SUCCESS, "instruction %zu: %s", i, oeq_last_error());
+  return p;
+}
+
 /* Every mode, weighted and unweighted, several paths into one output, an
  * output block no path reaches, an input block no path reads. */
 static oeq_problem_t *mixed_problem(void) {
-  oeq_problem_t *p = NULL;
-  cr_assert_eq(oeq_problem_create("33x0e+33x1o+5x2e+4x3o", "1x0e+33x1o+3x1e",
-                                  "33x1o+33x0e+7x2e+3x2e+15x1e+4x1o+2x3o+33x1e+1x0e", &p),
-               OEQ_SUCCESS, "%s", oeq_last_error());
-  struct { int i1, i2, o; oeq_mode_t m; int w; } ins[] = {
+  static const instruction_t ins[] = {
       {1, 0, 0, OEQ_MODE_UVU, 1},  {1, 2, 0, OEQ_MODE_UVU, 0},  {1, 1, 1, OEQ_MODE_UUU, 0},
       {1, 1, 2, OEQ_MODE_UUW, 1},  {2, 2, 3, OEQ_MODE_UVV, 1},  {2, 2, 4, OEQ_MODE_UVUV, 0},
       {0, 1, 5, OEQ_MODE_UVW, 1},  {1, 0, 5, OEQ_MODE_UVW, 1},  {1, 1, 7, OEQ_MODE_UVU, 1},
       {1, 1, 8, OEQ_MODE_UUW, 0},  {1, 1, 1, OEQ_MODE_UUU, 1},  {2, 2, 4, OEQ_MODE_UVUV, 1},
       {2, 2, 3, OEQ_MODE_UVV, 0},
   };
-  for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
-    cr_assert_eq(oeq_problem_add_instruction(p, ins[i].i1, ins[i].i2, ins[i].o, ins[i].m, ins[i].w, 1.0),
-                 OEQ_SUCCESS, "instruction %zu: %s", i, oeq_last_error());
-  return p;
+  return problem_with("33x0e+33x1o+5x2e+4x3o", "1x0e+33x1o+3x1e",
+                      "33x1o+33x0e+7x2e+3x2e+15x1e+4x1o+2x3o+33x1e+1x0e", ins, sizeof ins / sizeof ins[0]);
 }
 
 /* Direct modes only, one weight per output channel (uvu with a single v,
@@ -43,19 +54,13 @@ static oeq_problem_t *mixed_problem(void) {
  * block, an unweighted path, partial chunks (33, 7, 40), an output block
  * no path reaches and an input block no path reads. */
 static oeq_problem_t *direct_problem(void) {
-  oeq_problem_t *p = NULL;
-  cr_assert_eq(oeq_problem_create("33x0e+33x1o+1x2e+40x1e+64x3o", "1x0e+1x1o+7x2e+40x1e",
-                                  "33x1o+33x0e+7x2e+40x1e+5x3o+33x2e+1x2e", &p),
-               OEQ_SUCCESS, "%s", oeq_last_error());
-  struct { int i1, i2, o; oeq_mode_t m; int w; } ins[] = {
+  static const instruction_t ins[] = {
       {1, 0, 0, OEQ_MODE_UVU, 1}, {0, 1, 0, OEQ_MODE_UVU, 1}, {1, 1, 1, OEQ_MODE_UVU, 0},
       {0, 0, 1, OEQ_MODE_UVU, 1}, {2, 2, 2, OEQ_MODE_UVV, 1}, {3, 3, 3, OEQ_MODE_UUU, 1},
       {1, 1, 5, OEQ_MODE_UVU, 1}, {2, 0, 6, OEQ_MODE_UVUV, 1},
   };
-  for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
-    cr_assert_eq(oeq_problem_add_instruction(p, ins[i].i1, ins[i].i2, ins[i].o, ins[i].m, ins[i].w, 1.0),
-                 OEQ_SUCCESS, "instruction %zu: %s", i, oeq_last_error());
-  return p;
+  return problem_with("33x0e+33x1o+1x2e+40x1e+64x3o", "1x0e+1x1o+7x2e+40x1e",
+                      "33x1o+33x0e+7x2e+40x1e+5x3o+33x2e+1x2e", ins, sizeof ins / sizeof ins[0]);
 }
 
 static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t wt,

@@ -198,18 +198,14 @@ static void emit_block_chunk(const emit_ctx_t *c, const oeq_block_t *b, weight_s
   emit_store_block(c, b);
 }
 
-/* e3nn: a block no path reaches is zeros (written, never assumed). */
-static void emit_zero_block(const emit_ctx_t *c, const oeq_block_t *b) {
-  oeq_sb_printf(c->sb, "  oeq_zero(zr + %lld, %lld, lane);\n", (long long)b->offset,
-                (long long)(b->mul * b->d));
-}
-
 static void emit_output_block(const emit_ctx_t *c, int ob, weight_src_t ws) {
   const oeq_block_t *b = &c->s->out_blocks[ob];
   if (b->mul == 0) return;
   oeq_sb_printf(c->sb, "  // output block %d: %lldx%d\n", ob, (long long)b->mul, b->l);
   if (!b->written) {
-    emit_zero_block(c, b);
+    /* e3nn: a block no path reaches is zeros (written, never assumed). */
+    oeq_sb_printf(c->sb, "  oeq_zero(zr + %lld, %lld, lane);\n", (long long)b->offset,
+                  (long long)(b->mul * b->d));
     return;
   }
   oeq_sb_printf(c->sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", c->loop_pragma, (long long)b->mul);
@@ -280,13 +276,9 @@ static void emit_prefetching_blocks(const emit_ctx_t *c) {
   /* the first steps' weights go out with x's and y's */
   for (int i = 0; i < n && i < FWD_PREFETCH_STEPS; i++) emit_prefetch_weights(c, step_ob[i], step_o0[i], i);
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
-  for (int ob = 0; ob < s->n_out_blocks; ob++) {
-    const oeq_block_t *b = &s->out_blocks[ob];
-    if (b->mul > 0 && !b->written) {
-      oeq_sb_printf(c->sb, "  // output block %d: %lldx%d\n", ob, (long long)b->mul, b->l);
-      emit_zero_block(c, b);
-    }
-  }
+  /* blocks no path reaches (zeros; no weights) */
+  for (int ob = 0; ob < s->n_out_blocks; ob++)
+    if (!s->out_blocks[ob].written) emit_output_block(c, ob, (weight_src_t){"wr", 0, NULL});
   for (int i = 0; i < n; i++) {
     const oeq_block_t *b = &s->out_blocks[step_ob[i]];
     if (i + FWD_PREFETCH_STEPS < n)
@@ -335,6 +327,24 @@ static int weight_window(const emit_ctx_t *c, int ob, int64_t *lo, int64_t *hi) 
     *lo = nl, *hi = nh;
   }
   return end;
+}
+
+/* The output blocks in order, their weights read from shared-memory
+ * windows (c->fwd_ws > 0, weight_window) or else straight from the row. */
+static void emit_windowed_blocks(const emit_ctx_t *c) {
+  int ob = 0;
+  for (int window = 0; ob < c->s->n_out_blocks; window++) {
+    int64_t lo = 0, hi = 0;
+    const int end = c->fwd_ws ? weight_window(c, ob, &lo, &hi) : ob + 1;
+    if (hi > lo) {
+      /* the first window's loads go out with x's and y's */
+      if (window > 0) oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
+      oeq_sb_printf(c->sb, "  oeq_load_row(wst, wr + %lld, %lld, lane);\n", (long long)lo, (long long)(hi - lo));
+    }
+    if (window == 0 || hi > lo) oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
+    for (; ob < end; ob++)
+      emit_output_block(c, ob, hi > lo ? (weight_src_t){"wst", lo, NULL} : (weight_src_t){"wr", 0, NULL});
+  }
 }
 
 void emit_tp_forward(const emit_ctx_t *c) {
@@ -395,23 +405,9 @@ void emit_tp_forward(const emit_ctx_t *c) {
                   c->fwd_per_warp - c->fwd_ws);
   oeq_sb_printf(c->sb, "  oeq_it *__restrict__ zr = z + row * %lld;\n  (void)wr;\n",
                 (long long)s->z_dim);
-  if (forward_prefetches(c)) {
+  if (forward_prefetches(c))
     emit_prefetching_blocks(c);
-    oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n  }\n}\n");
-    return;
-  }
-  int ob = 0;
-  for (int window = 0; ob < s->n_out_blocks; window++) {
-    int64_t lo = 0, hi = 0;
-    const int end = c->fwd_ws ? weight_window(c, ob, &lo, &hi) : ob + 1;
-    if (hi > lo) {
-      /* the first window's loads go out with x's and y's */
-      if (window > 0) oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
-      oeq_sb_printf(c->sb, "  oeq_load_row(wst, wr + %lld, %lld, lane);\n", (long long)lo, (long long)(hi - lo));
-    }
-    if (window == 0 || hi > lo) oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
-    for (; ob < end; ob++)
-      emit_output_block(c, ob, hi > lo ? (weight_src_t){"wst", lo, NULL} : (weight_src_t){"wr", 0, NULL});
-  }
+  else
+    emit_windowed_blocks(c);
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n  }\n}\n");
 }
