@@ -48,7 +48,7 @@ static int report(const anchor_t *a, const options_t *o) {
     fprintf(stderr, "%s: %s\n", a->label, err.message[0] ? err.message : oeq_last_error());
     goto done;
   }
-  oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 227 * 1024};
+  oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 227 * 1024, o->sm};
   if (o->conv) {
     oeq_conv_options_t opt = {.deterministic = o->det || o->kahan, .kahan = o->kahan};
     oeq_conv_source_t src = {0};
@@ -63,6 +63,9 @@ static int report(const anchor_t *a, const options_t *o) {
     printf("%s tp: x/y/z/w per row %lld/%lld/%lld/%lld, %d warps/block, shared forward %zu / backward %zu bytes\n",
            a->label, (long long)s->x_dim, (long long)s->y_dim, (long long)s->z_dim, (long long)s->weight_numel,
            src.warps_per_block, src.forward_shared_bytes, src.backward_shared_bytes);
+    if (src.dw_groups)
+      printf("  dw on tensor cores: %d tile groups, %d threads, %zu bytes of shared memory\n",
+             src.dw_groups, src.dw_threads, src.dw_shared_bytes);
   }
   if (o->source) {
     fputs(text, stdout);

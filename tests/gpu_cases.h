@@ -15,7 +15,7 @@
 
 /* ----------------------------------------------------------- test problems */
 
-typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT } problem_id_t;
+typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT, P_PAIRS } problem_id_t;
 
 /* One instruction of a hand-built problem (weights with path weight 1). */
 typedef struct {
@@ -63,6 +63,10 @@ static oeq_problem_t *direct_problem(void) {
                       "33x1o+33x0e+7x2e+40x1e+5x3o+33x2e+1x2e", ins, sizeof ins / sizeof ins[0]);
 }
 
+#define PAIRS_IN1 "33x0e+20x1o+7x2e+5x3o"
+#define PAIRS_IN2 "5x0e+3x1o+1x2e"
+#define PAIRS_OUT "17x0e+9x1o+41x2e+3x3o"
+
 static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t wt,
                                    oeq_layout_t layout, int shared) {
   oeq_problem_t *p = NULL;
@@ -94,6 +98,11 @@ static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t 
       break;
     case P_E3T:
       st = oeq_problem_create_fully_connected("64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", &p);
+      break;
+    /* uvw with many pairs and outputs, none a whole number of tensor-core
+     * tiles (shared weights: dw in several tile groups, tp_dw_mma.c) */
+    case P_PAIRS:
+      st = oeq_problem_create_fully_connected(PAIRS_IN1, PAIRS_IN2, PAIRS_OUT, &p);
       break;
   }
   cr_assert_eq(st, OEQ_SUCCESS, "%s", oeq_last_error());

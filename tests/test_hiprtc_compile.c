@@ -90,7 +90,7 @@ static void run_job(job_t *j) {
     return;
   }
   /* 64 KB: what gfx908 and gfx90a allow a block. */
-  oeq_codegen_target_t target = {OEQ_DIALECT_HIP, 4, 64 * 1024};
+  oeq_codegen_target_t target = {OEQ_DIALECT_HIP, 4, 64 * 1024, 0};
   char *text = NULL;
   oeq_status_t st;
   if (j->conv) {

@@ -59,17 +59,17 @@ static void run_job(job_t *j) {
     snprintf(j->message, sizeof j->message, "%s: schedule: %s", j->label, err.message);
     return;
   }
-  /* 227 KB: what sm_80 and sm_90 both allow a block with opt-in. */
-  oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 163 * 1024};
-  oeq_tp_source_t src = {0};
-  if (oeq_codegen_tp(s, &target, &src, &err) != OEQ_SUCCESS) {
-    j->failed = 1;
-    snprintf(j->message, sizeof j->message, "%s: codegen: %s", j->label, err.message);
-    oeq_schedule_free(s);
-    return;
-  }
   const int archs[2] = {80, 90};
   for (int a = 0; a < 2 && !j->failed; a++) {
+    /* 163 KB: what sm_80 and sm_90 both allow a block with opt-in. The
+     * source is generated per arch: from sm_80 on it may hold mma kernels. */
+    oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 163 * 1024, archs[a]};
+    oeq_tp_source_t src = {0};
+    if (oeq_codegen_tp(s, &target, &src, &err) != OEQ_SUCCESS) {
+      j->failed = 1;
+      snprintf(j->message, sizeof j->message, "%s: codegen: %s", j->label, err.message);
+      break;
+    }
     const char *opts[] = {"--ptxas-options=-v"};
     void *bin = NULL;
     size_t size = 0;
@@ -85,8 +85,8 @@ static void run_job(job_t *j) {
     }
     free(bin);
     free(log);
+    free(src.text);
   }
-  free(src.text);
   oeq_schedule_free(s);
 }
 
@@ -218,7 +218,7 @@ Test(nvrtc_compile, hip_dialect_is_generated) {
   oeq_error_t err;
   oeq_schedule_t *s = NULL;
   cr_assert_eq(oeq_schedule_build(p, &s, &err), OEQ_SUCCESS);
-  oeq_codegen_target_t target = {OEQ_DIALECT_HIP, 4, 64 * 1024};
+  oeq_codegen_target_t target = {OEQ_DIALECT_HIP, 4, 64 * 1024, 0};
   oeq_tp_source_t src;
   cr_assert_eq(oeq_codegen_tp(s, &target, &src, &err), OEQ_SUCCESS, "%s", err.message);
   cr_expect_eq(src.warp_size, 64);
@@ -240,18 +240,23 @@ static const anchor_t *find_anchor(const char *label) {
 
 /* The CUDA source of an anchor for an H100 / H200 (227 KB of shared memory
  * a block), where the choices below were measured. */
-static oeq_tp_source_t anchor_source(const char *label, oeq_dtype_t t) {
+static oeq_tp_source_t anchor_source_for(const char *label, oeq_dtype_t t, oeq_dialect_t dialect,
+                                         int sm) {
   oeq_problem_t *p = NULL;
   cr_assert_eq(anchor_problem(find_anchor(label), t, &p), OEQ_SUCCESS, "%s", oeq_last_error());
   oeq_error_t err;
   oeq_schedule_t *s = NULL;
   cr_assert_eq(oeq_schedule_build(p, &s, &err), OEQ_SUCCESS, "%s", err.message);
-  oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 227 * 1024};
+  oeq_codegen_target_t target = {dialect, 4, 227 * 1024, sm};
   oeq_tp_source_t src = {0};
   cr_assert_eq(oeq_codegen_tp(s, &target, &src, &err), OEQ_SUCCESS, "%s", err.message);
   oeq_schedule_free(s);
   oeq_problem_destroy(p);
   return src;
+}
+
+static oeq_tp_source_t anchor_source(const char *label, oeq_dtype_t t) {
+  return anchor_source_for(label, t, OEQ_DIALECT_CUDA, 90);
 }
 
 static int has(const oeq_tp_source_t *src, const char *text) { return strstr(src->text, text) != NULL; }
@@ -284,10 +289,64 @@ Test(nvrtc_compile, measured_choices_hold_for_anchors) {
   s = anchor_source("nequip-revmd17-benzene", OEQ_FLOAT64);
   cr_expect_eq(s.warps_per_block, 3, "benzene f64: %d warps a block", s.warps_per_block);
   free(s.text);
-  s = anchor_source("e3tools_transformer", OEQ_FLOAT32);
+  /* (without the tensor-core dw kernel, before sm_80: private dw copies) */
+  s = anchor_source_for("e3tools_transformer", OEQ_FLOAT32, OEQ_DIALECT_CUDA, 75);
   cr_expect_eq(s.warps_per_block, 1, "e3tools_transformer: %d warps a block", s.warps_per_block);
   free(s.text);
   s = anchor_source("mace-large", OEQ_FLOAT32);
   cr_expect_eq(s.warps_per_block, 4, "mace-large: %d warps a block", s.warps_per_block);
   free(s.text);
+}
+
+/* Shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c): from
+ * sm_80 on, in CUDA, with shared weights only; the backward kernel then
+ * keeps no dw copy of its own. Float32 as three TF32 products, float64 on
+ * the DMMA; several tile groups where one would hold too many tiles. */
+Test(nvrtc_compile, dw_on_tensor_cores_where_it_applies) {
+  oeq_tp_source_t s = anchor_source("e3tools_transformer", OEQ_FLOAT32);
+  cr_expect_eq(s.dw_groups, 1, "e3tools_transformer: %d dw tile groups", s.dw_groups);
+  cr_expect(has(&s, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32") && has(&s, "cvt.rna.tf32.f32"),
+            "float32 dw not on 3xTF32 mma");
+  cr_expect(!has(&s, "dws["), "the backward still forms the shared dw");
+  cr_expect_eq(s.warps_per_block, 4, "e3tools_transformer: %d warps a block", s.warps_per_block);
+  free(s.text);
+  s = anchor_source("e3tools_transformer", OEQ_FLOAT64);
+  cr_expect(s.dw_groups >= 1 && has(&s, "mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64"),
+            "float64 dw not on the DMMA");
+  free(s.text);
+  s = anchor_source_for("e3tools_transformer", OEQ_FLOAT32, OEQ_DIALECT_CUDA, 75);
+  cr_expect(s.dw_groups == 0 && !has(&s, "mma.sync"), "tensor-core dw before sm_80");
+  free(s.text);
+  s = anchor_source_for("e3tools_transformer", OEQ_FLOAT32, OEQ_DIALECT_HIP, 0);
+  cr_expect(s.dw_groups == 0 && !has(&s, "mma.sync"), "tensor-core dw in HIP");
+  free(s.text);
+  s = anchor_source("DiffDock-L=1", OEQ_FLOAT32); /* per-row weights */
+  cr_expect(s.dw_groups == 0 && !has(&s, "mma.sync"), "tensor-core dw for per-row weights");
+  free(s.text);
+
+  /* many tiles: several groups, and the source compiles (where NVRTC is) */
+  oeq_problem_t *p = NULL;
+  cr_assert_eq(oeq_problem_create_fully_connected("33x0e+20x1o+7x2e+5x3o", "5x0e+3x1o+1x2e",
+                                                  "17x0e+9x1o+41x2e+3x3o", &p),
+               OEQ_SUCCESS);
+  oeq_error_t err;
+  oeq_schedule_t *sched = NULL;
+  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
+  oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 163 * 1024, 80};
+  cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  cr_expect_gt(s.dw_groups, 1, "%d dw tile groups", s.dw_groups);
+  if (!getenv("OEQ_SKIP_RTC_TESTS") && oeq_nvrtc_api(&err)) {
+    const char *opts[] = {"--ptxas-options=-v"};
+    void *bin = NULL;
+    size_t size = 0;
+    char *log = NULL;
+    cr_expect_eq(oeq_nvrtc_compile(s.text, 80, opts, 1, &bin, &size, &log, &err), OEQ_SUCCESS, "%.900s",
+                 err.message);
+    cr_expect_eq(spill_bytes(log), 0, "register spills in the multi-group dw kernel");
+    free(bin);
+    free(log);
+  }
+  free(s.text);
+  oeq_schedule_free(sched);
+  oeq_problem_destroy(p);
 }

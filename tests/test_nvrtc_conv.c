@@ -34,7 +34,7 @@ static void run_job(job_t *j) {
     snprintf(j->message, sizeof j->message, "%s: schedule: %s", j->label, err.message);
     return;
   }
-  oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 163 * 1024};
+  oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 163 * 1024, 80};
   oeq_conv_source_t src = {0};
   if (oeq_codegen_conv(s, &target, &j->opt, &src, &err) != OEQ_SUCCESS) {
     j->failed = 1;

@@ -23,10 +23,12 @@ typedef struct cuda_plan {
   int retained_primary; /* 1: release the primary context with the plan */
   CUmodule module;
   CUfunction forward, backward;
+  CUfunction backward_dw; /* shared-weight dw on tensor cores; NULL: none */
   unsigned block_threads;
   unsigned forward_shared, backward_shared;
   unsigned forward_grid_max, backward_grid_max; /* resident blocks on the whole device */
   int warps_per_block;
+  unsigned dw_groups, dw_threads, dw_shared, dw_rows, dw_grid_max; /* backward_dw's launch */
   int zero_dw_first;
   size_t dw_bytes;
   oeq_cuda_conv_t *conv; /* conv plans: the fused convolution (cuda_conv.c) */
@@ -88,6 +90,35 @@ static oeq_status_t get_attribute(const oeq_cuda_api_t *cu, CUdevice dev, int at
   return r == OEQ_CUDA_SUCCESS ? OEQ_SUCCESS : oeq_cuda_fail(err, r, "cuDeviceGetAttribute");
 }
 
+/* The tensor-core dw kernel: as many blocks as the device holds at once,
+ * shared among its tile groups (gridDim.y), every group's blocks striding
+ * over the rows. */
+static oeq_status_t load_dw_kernel(const oeq_cuda_api_t *cu, cuda_plan_t *cp,
+                                   const oeq_tp_source_t *src, int sm_count, oeq_error_t *err) {
+  CUresult r = cu->cuModuleGetFunction(&cp->backward_dw, cp->module, OEQ_TP_DW_KERNEL);
+  if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuModuleGetFunction");
+  cp->dw_groups = (unsigned)src->dw_groups;
+  cp->dw_threads = (unsigned)src->dw_threads;
+  cp->dw_shared = (unsigned)src->dw_shared_bytes;
+  cp->dw_rows = (unsigned)src->dw_rows;
+  if (cp->dw_shared > 48 * 1024 &&
+      (r = cu->cuFuncSetAttribute(cp->backward_dw, OEQ_CU_FUNC_ATTR_MAX_DYNAMIC_SHARED,
+                                  (int)cp->dw_shared)) != 0)
+    return oeq_cuda_fail(err, r, "cuFuncSetAttribute(max dynamic shared memory)");
+  int per_sm = 0;
+  r = cu->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, cp->backward_dw, (int)cp->dw_threads,
+                                                      cp->dw_shared);
+  if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+  if (per_sm < 1)
+    return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
+                    "the generated dw kernel cannot run on this device (%u threads, %u bytes of "
+                    "shared memory per block)",
+                    cp->dw_threads, cp->dw_shared);
+  const unsigned resident = (unsigned)(per_sm * sm_count);
+  cp->dw_grid_max = resident > cp->dw_groups ? resident / cp->dw_groups : 1;
+  return OEQ_SUCCESS;
+}
+
 /* Load the module, raise the shared-memory limits, size the grids. */
 static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, const void *image,
                                  const oeq_tp_source_t *src, int sm_count, oeq_error_t *err) {
@@ -119,7 +150,7 @@ static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, cons
                       cp->block_threads, shared[i]);
     *grid[i] = (unsigned)(per_sm * sm_count);
   }
-  return OEQ_SUCCESS;
+  return src->dw_groups ? load_dw_kernel(cu, cp, src, sm_count, err) : OEQ_SUCCESS;
 }
 
 static void release(const oeq_cuda_api_t *cu, cuda_plan_t *cp) {
@@ -186,7 +217,8 @@ static oeq_status_t cuda_plan_init(oeq_plan_t *plan, oeq_error_t *err) {
   }
   oeq_codegen_target_t target = {.dialect = OEQ_DIALECT_CUDA,
                                  .warps_per_block = 4,
-                                 .max_shared_per_block = (size_t)optin};
+                                 .max_shared_per_block = (size_t)optin,
+                                 .sm = major * 10 + minor};
   oeq_tp_source_t src = {0};
   void *image = NULL;
   size_t image_size = 0;
@@ -276,6 +308,12 @@ static oeq_status_t cuda_tp_backward(const oeq_plan_t *plan, int64_t batch, cons
     r = cu->cuLaunchKernel(cp->backward, grid_for(batch, cp->warps_per_block, cp->backward_grid_max),
                            1, 1, cp->block_threads, 1, 1, cp->backward_shared, (CUstream)stream,
                            args, NULL);
+    if (r == OEQ_CUDA_SUCCESS && cp->backward_dw) {
+      void *dw_args[] = {&x, &y, &dz, &dw, &rows};
+      r = cu->cuLaunchKernel(cp->backward_dw, grid_for(batch, (int)cp->dw_rows, cp->dw_grid_max),
+                             cp->dw_groups, 1, cp->dw_threads, 1, 1, cp->dw_shared,
+                             (CUstream)stream, dw_args, NULL);
+    }
   }
   leave(cu, pushed);
   return r == OEQ_CUDA_SUCCESS ? OEQ_SUCCESS : oeq_cuda_fail(err, r, "launching the TP backward kernel");

@@ -9,6 +9,9 @@
 #include "codegen/strbuf.h"
 #include "codegen/tp_codegen.h"
 
+/* The plan of the tensor-core dw kernel (tp_dw_mma.c). */
+typedef struct dw_mma_plan dw_mma_plan_t;
+
 typedef struct emit_ctx {
   oeq_strbuf_t *sb;
   const oeq_schedule_t *s;
@@ -34,6 +37,9 @@ typedef struct emit_ctx {
   size_t bwd_dzs, bwd_pt, bwd_wst;
   /* the backward's __launch_bounds__ minimum blocks per SM (CUDA) */
   int bwd_min_blocks;
+  /* non-NULL: the shared-weight dw of every weighted pair path comes from
+   * the tensor-core kernel, and the backward leaves it out */
+  const dw_mma_plan_t *dw_mma;
 } emit_ctx_t;
 
 /* uvw and uuw: the modes that sum over pairs of inputs per output. */
@@ -67,5 +73,21 @@ void emit_prelude(const emit_ctx_t *c);
 /* The kernel bodies (tp_forward.c / tp_backward.c). */
 void emit_tp_forward(const emit_ctx_t *c);
 void emit_tp_backward(const emit_ctx_t *c);
+
+/* Whether the backward kernel itself forms path p's dw. */
+static inline int backward_forms_dw(const emit_ctx_t *c, const oeq_path_t *p) {
+  return p->has_weight && !(c->dw_mma && is_pair_mode(p->mode));
+}
+
+/* tp_dw_mma.c: NULL where the kernel does not apply (not CUDA sm_80+, no
+ * shared weights, no weighted pair path, too large) or memory ran out. */
+dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
+                           int is_double);
+void dw_mma_plan_free(dw_mma_plan_t *pl);
+size_t dw_mma_shared_bytes(const dw_mma_plan_t *pl);
+int dw_mma_groups(const dw_mma_plan_t *pl);
+int dw_mma_threads(void);
+int dw_mma_rows(void);
+void emit_tp_dw_mma(const emit_ctx_t *c);
 
 #endif

@@ -345,7 +345,7 @@ static void emit_pair_operands(const emit_ctx_t *c, const oeq_path_t *p, const i
   emit_operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, ua, "u", "act");
   emit_operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, ub, "v", "act");
   emit_zeros(c, "g", p->d3, uc);
-  if (p->has_weight) {
+  if (backward_forms_dw(c, p)) {
     emit_zeros(c, "tk", p->d3, uc);
     for (int i = 0; i < p->nnz; i++)
       oeq_sb_printf(c->sb, "  tk%d += %s * xa%d * yb%d;\n", p->nz[i].c,
@@ -381,12 +381,14 @@ static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
     snprintf(widx, sizeof widx, "%lld + (long long)q * %lld + o", (long long)p->w_offset,
              (long long)p->mul3);
     oeq_sb_printf(c->sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%s] : (oeq_ct)0;\n", widx);
-    oeq_sb_puts(c->sb, "  const oeq_ct dwv = (oeq_ct)0");
-    for (int k = 0; k < p->d3; k++)
-      if (uc[k]) oeq_sb_printf(c->sb, " + tk%d * gz%d", k, k);
-    oeq_sb_puts(c->sb, ";\n  if (act) {\n");
-    emit_dw(c, widx, "dwv");
-    oeq_sb_puts(c->sb, "  }\n");
+    if (backward_forms_dw(c, p)) {
+      oeq_sb_puts(c->sb, "  const oeq_ct dwv = (oeq_ct)0");
+      for (int k = 0; k < p->d3; k++)
+        if (uc[k]) oeq_sb_printf(c->sb, " + tk%d * gz%d", k, k);
+      oeq_sb_puts(c->sb, ";\n  if (act) {\n");
+      emit_dw(c, widx, "dwv");
+      oeq_sb_puts(c->sb, "  }\n");
+    }
   }
   for (int k = 0; k < p->d3; k++)
     if (uc[k]) oeq_sb_printf(c->sb, "  g%d += %sgz%d;\n", k, wt ? "wv * " : "", k);
@@ -429,9 +431,10 @@ static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
   char dz[160];
   oeq_sb_printf(c->sb, "  for (int q0 = 0; q0 < %lld; q0 += OEQ_WARP) {\n", n_pairs);
   emit_pair_operands(c, p, ua, ub, uc, n_pairs);
+  const int with_dw = backward_forms_dw(c, p);
   /* the previous chunk's (or path's) readers of pt are done */
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n");
-  for (int k = 0; k < p->d3; k++)
+  for (int k = 0; with_dw && k < p->d3; k++)
     if (uc[k]) oeq_sb_printf(c->sb, "  pt[lane * %d + %d] = tk%d;\n", p->d3, k, k);
   /* Every chunk full, or a single partial one: np is a constant and the
    * tile loop below unrolls completely, with no remainder loop. */
@@ -462,18 +465,20 @@ static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
   }
   oeq_sb_printf(c->sb, "  const oeq_ct wv = oact ? (oeq_ct)wr[%s] : (oeq_ct)0;\n", widx);
   if (!single) oeq_sb_puts(c->sb, "  wst[j * (OEQ_WARP + 1) + lane] = wv;\n");
-  oeq_sb_puts(c->sb, "  const oeq_ct dwv = (oeq_ct)0");
-  for (int k = 0; k < p->d3; k++)
-    if (uc[k]) {
-      if (single)
-        oeq_sb_printf(c->sb, " + pt[%d] * gz%d", k, k);
-      else
-        oeq_sb_printf(c->sb, " + pt[j * %d + %d] * gz%d", p->d3, k, k);
-    }
-  oeq_sb_puts(c->sb, ";\n");
-  oeq_sb_puts(c->sb, "  if (oact) {\n");
-  emit_dw(c, widx, "dwv");
-  oeq_sb_puts(c->sb, "  }\n");
+  if (with_dw) {
+    oeq_sb_puts(c->sb, "  const oeq_ct dwv = (oeq_ct)0");
+    for (int k = 0; k < p->d3; k++)
+      if (uc[k]) {
+        if (single)
+          oeq_sb_printf(c->sb, " + pt[%d] * gz%d", k, k);
+        else
+          oeq_sb_printf(c->sb, " + pt[j * %d + %d] * gz%d", p->d3, k, k);
+      }
+    oeq_sb_puts(c->sb, ";\n");
+    oeq_sb_puts(c->sb, "  if (oact) {\n");
+    emit_dw(c, widx, "dwv");
+    oeq_sb_puts(c->sb, "  }\n");
+  }
   if (single)
     for (int k = 0; k < p->d3; k++)
       if (uc[k]) oeq_sb_printf(c->sb, "  g%d += wv * gz%d;\n", k, k);

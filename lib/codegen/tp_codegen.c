@@ -155,7 +155,9 @@ static void size_shared_memory(emit_ctx_t *c) {
   c->bwd_dw_block = 0;
   c->bwd_dw_private = 0;
   c->bwd_dw_copy = 0;
-  if (s->shared_weights && s->weight_numel > 0) {
+  int forms_dw = 0; /* the backward kernel forms some of dw itself */
+  for (int i = 0; i < s->n_paths; i++) forms_dw |= backward_forms_dw(c, &s->paths[i]);
+  if (s->shared_weights && forms_dw) {
     size_t dw_bytes = round16((size_t)s->weight_numel * csz);
     c->bwd_dw_copy = dw_bytes;
     if (dw_bytes <= DW_WARP_MAX_BYTES) c->bwd_dw_private = 1;
@@ -194,6 +196,9 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
   /* Compute in the wider of the two types, so neither input loses bits. */
   c.ct_is_double = s->irrep_dtype == OEQ_FLOAT64 || s->weight_dtype == OEQ_FLOAT64;
   c.ct = c.ct_is_double ? "double" : "float";
+  /* the tensor-core dw kernel decides whether the backward forms dw */
+  dw_mma_plan_t *dw_plan = dw_mma_plan(s, target, c.ct_is_double);
+  c.dw_mma = dw_plan;
   size_shared_memory(&c);
   /* Many paths: keep each chunk loop rolled (NVVM time grows fast with
    * straight-line code); few paths: let the compiler unroll for ILP. */
@@ -216,11 +221,14 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
   }
   wpb = densest_backward_block(&c, wpb, room);
   if (c.bwd_dw_private) c.bwd_dw_block = (size_t)wpb * c.bwd_dw_copy;
-  if (widest > room)
+  if (widest > room) {
+    dw_mma_plan_free(dw_plan);
+    oeq_sb_free(&sb);
     return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
                     "a row needs %zu bytes of shared memory, the device allows %zu per block "
                     "(rows too wide for this GPU code generator)",
                     widest, room);
+  }
   c.warps_per_block = wpb;
   fit_weight_window(&c, room);
   c.bwd_min_blocks = backward_min_blocks(&c, c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp, room);
@@ -230,8 +238,12 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
     oeq_sb_puts(&sb, "this_is_a_deliberate_error_for_oeq_tests;\n");
   emit_tp_forward(&c);
   emit_tp_backward(&c);
+  if (dw_plan) emit_tp_dw_mma(&c);
   char *text = oeq_sb_take(&sb);
-  if (!text) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory generating kernel source");
+  if (!text) {
+    dw_mma_plan_free(dw_plan);
+    return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory generating kernel source");
+  }
   *out = (oeq_tp_source_t){
       .text = text,
       .warp_size = c.warp_size,
@@ -239,6 +251,11 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
       .forward_shared_bytes = (size_t)wpb * c.fwd_per_warp,
       .backward_shared_bytes = c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp,
       .backward_zeroes_dw = s->shared_weights && s->weight_numel > 0,
+      .dw_groups = dw_plan ? dw_mma_groups(dw_plan) : 0,
+      .dw_threads = dw_plan ? dw_mma_threads() : 0,
+      .dw_shared_bytes = dw_plan ? dw_mma_shared_bytes(dw_plan) : 0,
+      .dw_rows = dw_plan ? dw_mma_rows() : 0,
   };
+  dw_mma_plan_free(dw_plan);
   return OEQ_SUCCESS;
 }

@@ -21,6 +21,9 @@ typedef struct oeq_codegen_target {
   oeq_dialect_t dialect;
   int warps_per_block;         /* wanted; reduced so that shared memory fits */
   size_t max_shared_per_block; /* bytes a block may use (opt-in limit) */
+  /* CUDA compute capability x 10 (80 for sm_80); 0 when unknown or HIP.
+   * Tensor-core kernels (mma.sync) are generated only from 80 on. */
+  int sm;
 } oeq_codegen_target_t;
 
 typedef struct oeq_tp_source {
@@ -28,15 +31,24 @@ typedef struct oeq_tp_source {
   int warp_size, warps_per_block;
   size_t forward_shared_bytes, backward_shared_bytes; /* dynamic, per block */
   int backward_zeroes_dw; /* 1: dw must be zeroed before the backward kernel */
+  /* Shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c): 0, or
+   * the dw kernel's grid height (gridDim.y: tile groups); it runs after the
+   * backward kernel on the same stream, dw_threads a block. */
+  int dw_groups, dw_threads;
+  size_t dw_shared_bytes;
+  int dw_rows; /* rows a block stages at a time: gridDim.x = ceil(batch / dw_rows) at most */
 } oeq_tp_source_t;
 
 #define OEQ_TP_FORWARD_KERNEL "oeq_tp_forward"
 #define OEQ_TP_BACKWARD_KERNEL "oeq_tp_backward"
+#define OEQ_TP_DW_KERNEL "oeq_tp_backward_dw"
 
 /* Kernel signatures (IT/WT: the irrep / weight element types):
  *   oeq_tp_forward(const IT *x, const IT *y, const WT *w, IT *z, long long batch)
  *   oeq_tp_backward(const IT *x, const IT *y, const WT *w, const IT *dz,
  *                   IT *dx, IT *dy, WT *dw, long long batch)
+ *   oeq_tp_backward_dw(const IT *x, const IT *y, const IT *dz, WT *dw,
+ *                      long long batch)      (when dw_groups > 0)
  * Test hook: with OEQ_TEST_BREAK_SOURCE set in the environment the source
  * carries a deliberate compile error (to test the error path). */
 oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t *target,

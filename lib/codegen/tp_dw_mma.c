@@ -1,0 +1,499 @@
+/* tp_dw_mma.c: shared-weight dw of the pair paths (uvw, uuw) on tensor
+ * cores, a kernel of its own beside the backward.
+ *
+ * With weights shared by every row, a pair path's weight gradient is one
+ * matrix product over the whole batch:
+ *     dW[q][o] = sum_r sum_k t[r][q][k] dz[r][o][k],
+ *     t[r][q][k] = sum_ab C_abk x[r][u(q)][a] y[r][v(q)][b].
+ * The per-row backward formed it as 32-wide rank-1 updates into a private
+ * shared-memory copy of dw per warp (e3tools_transformer: 25.6 KB a warp,
+ * one warp per block, 7 warps per SM). Here a block stages a tile of
+ * OEQ_DW_ROWS rows (x, y, dz), writes t for the tile into shared memory as
+ * the A operand (pairs q down, (k, r) across), and each warp accumulates
+ * its 16 x 8 (float32) or 8 x 8 (float64) tiles of dW in registers with
+ * mma.sync over the K = rows x (2l+1) dimension; at the end every tile is
+ * added to dw once per block (dw is zeroed first on the stream).
+ *
+ * Float64 uses the DMMA (m8n8k4), exact like any float64 FMA. Float32 is
+ * computed as three TF32 products (a = a_hi + a_lo, b likewise; a_hi b_hi +
+ * a_hi b_lo + a_lo b_hi), which keeps float32's accuracy (the dropped
+ * a_lo b_lo is ~2^-22 relative): TF32 alone (10 bits) would not match e3nn.
+ *
+ * Tiles are split into groups (blockIdx.y) so that a warp holds at most
+ * DW_SLOTS tiles of accumulators and a group's t fits in shared memory;
+ * every group re-reads the row tiles it needs. CUDA sm_80 and newer only. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "codegen/emit_util.h"
+#include "problem.h"
+
+#define DW_WARPS 8
+/* Accumulator tiles per warp and group: 32 registers (float32: 4 a tile,
+ * float64: 2 doubles). */
+#define DW_SLOTS 8
+#define DW_ROWS 16
+#define DW_MAX_GROUPS 32
+/* __launch_bounds__ minimum blocks per SM: as many as shared memory
+ * allows, up to this: 128 registers a thread (the accumulators of 8 tiles
+ * are 32). At 3 (85 registers) e3tools_transformer spills; measured on an
+ * H100 (bench/NOTES.md run R) it gained 2% (0.482 against 0.492 ms
+ * fwd+bwd). */
+#ifndef DW_MAX_MIN_BLOCKS
+#define DW_MAX_MIN_BLOCKS 2
+#endif
+/* A group's t operand at most this many bytes. */
+#define DW_TS_MAX_BYTES (48 * 1024)
+/* The kernel re-reads every row (x, y, dz) to save the backward its dw
+ * updates: worth it where a row has many weights per element it reads.
+ * Measured on an H100 (bench/NOTES.md run O), fwd+bwd ms without / with:
+ * e3tools_transformer (28 weights a row element) 0.899 / 0.473,
+ * tetris-poly-1 (1.6) 0.471 / 0.708, tetris-poly-2 (1.7) 0.190 / 0.219. */
+#ifndef DW_MIN_WEIGHTS_PER_ROW_ELEMENT
+#define DW_MIN_WEIGHTS_PER_ROW_ELEMENT 8
+#endif
+
+typedef struct dw_tile {
+  int path;      /* schedule path */
+  int gp;        /* index of the path within its group */
+  int64_t m0;    /* first pair q of the tile */
+  int64_t n0;    /* first output o of the tile */
+} dw_tile_t;
+
+typedef struct dw_group_path {
+  int path;
+  int64_t q_lo, q_hi; /* pairs whose t the group builds */
+  int64_t ldq;        /* leading dimension of its t block (pairs, padded) */
+  int64_t ts_off;     /* element offset of its t block */
+} dw_group_path_t;
+
+typedef struct dw_group {
+  int first_tile, n_tiles;
+  int first_gp, n_gp;
+  int64_t ts_elems;
+} dw_group_t;
+
+struct dw_mma_plan {
+  int is_double;
+  int tm;           /* tile rows (pairs): 16 float32, 8 float64 */
+  int n_tiles, n_gps, n_groups;
+  dw_tile_t *tiles;
+  dw_group_path_t *gps;
+  dw_group_t *groups;
+  int64_t xdp, ydp, zdp; /* padded row strides of the staged tiles */
+  size_t shared_bytes;
+  int min_blocks; /* __launch_bounds__ minimum blocks per SM */
+};
+
+static int64_t pairs_of(const oeq_path_t *p) {
+  return p->mode == OEQ_MODE_UVW ? p->mul1 * p->mul2 : p->mul1;
+}
+
+static int takes_dw(const oeq_path_t *p) { return p->has_weight && is_pair_mode(p->mode); }
+
+void dw_mma_plan_free(dw_mma_plan_t *pl) {
+  if (!pl) return;
+  free(pl->tiles);
+  free(pl->gps);
+  free(pl->groups);
+  free(pl);
+}
+
+/* ldq: the pairs of a t block padded to whole tiles, then to a stride whose
+ * rows start in distinct banks for the A-fragment reads (lanes g + 8 t /
+ * g + 4 t apart: 8 mod 32 words in float32, 4 mod 16 doubles). */
+static int64_t padded_ldq(int64_t n, int is_double, int tm) {
+  n = (n + tm - 1) / tm * tm;
+  const int64_t period = is_double ? 16 : 32, want = is_double ? 4 : 8;
+  return n + ((want - n % period) + period) % period;
+}
+
+/* Row stride of a staged tile: odd multiples of 4 words keep lanes of
+ * neighbouring rows apart. */
+static int64_t padded_row(int64_t n) { return n + ((8 - n % 32) + 32) % 32; }
+
+/* One stage of staged rows (x, y, dz of OEQ_DW_ROWS rows), 16-byte multiple. */
+static size_t stage_bytes(const dw_mma_plan_t *pl, size_t isz) {
+  return ((size_t)DW_ROWS * (size_t)(pl->xdp + pl->ydp + pl->zdp) * isz + 15) / 16 * 16;
+}
+
+static int64_t group_ts(const dw_mma_plan_t *pl, const oeq_schedule_t *s, int first_gp, int n_gp) {
+  int64_t total = 0;
+  for (int i = first_gp; i < first_gp + n_gp; i++) {
+    const dw_group_path_t *gp = &pl->gps[i];
+    total += (int64_t)DW_ROWS * s->paths[gp->path].d3 * padded_ldq(gp->q_hi - gp->q_lo, pl->is_double, pl->tm);
+  }
+  return total;
+}
+
+/* Append tile (path, m0, n0) to the open group, opening a new one when the
+ * group is full or its t would outgrow DW_TS_MAX_BYTES. */
+static int add_tile(dw_mma_plan_t *pl, const oeq_schedule_t *s, int path, int64_t m0, int64_t n0,
+                    size_t csz) {
+  const int64_t q_hi = m0 + pl->tm < pairs_of(&s->paths[path]) ? m0 + pl->tm : pairs_of(&s->paths[path]);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    dw_group_t *g = pl->n_groups ? &pl->groups[pl->n_groups - 1] : NULL;
+    if (g && g->n_tiles < DW_WARPS * DW_SLOTS) {
+      /* the group's entry for this path, widened, or a new one */
+      dw_group_path_t saved = {0};
+      int extend = g->n_gp > 0 && pl->gps[g->first_gp + g->n_gp - 1].path == path;
+      dw_group_path_t *gp = &pl->gps[g->first_gp + g->n_gp - (extend ? 1 : 0)];
+      if (extend) {
+        saved = *gp;
+        if (m0 < gp->q_lo) gp->q_lo = m0;
+        if (q_hi > gp->q_hi) gp->q_hi = q_hi;
+      } else {
+        *gp = (dw_group_path_t){.path = path, .q_lo = m0, .q_hi = q_hi};
+      }
+      const int n_gp = g->n_gp + (extend ? 0 : 1);
+      if ((size_t)group_ts(pl, s, g->first_gp, n_gp) * csz <= DW_TS_MAX_BYTES) {
+        g->n_gp = n_gp;
+        pl->n_gps = g->first_gp + n_gp;
+        pl->tiles[pl->n_tiles++] = (dw_tile_t){.path = path, .gp = n_gp - 1, .m0 = m0, .n0 = n0};
+        g->n_tiles++;
+        return 1;
+      }
+      if (extend) *gp = saved;
+    }
+    if (pl->n_groups == DW_MAX_GROUPS) return 0;
+    pl->groups[pl->n_groups++] = (dw_group_t){.first_tile = pl->n_tiles, .first_gp = pl->n_gps};
+  }
+  return 0; /* a single tile's t does not fit */
+}
+
+dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *target, int is_double) {
+  if (target->dialect != OEQ_DIALECT_CUDA || target->sm < 80 || !s->shared_weights ||
+      s->weight_numel <= 0 || s->weight_numel > 0x3fffffff)
+    return NULL;
+  int64_t n_tiles = 0, weights = 0;
+  const int tm = is_double ? 8 : 16;
+  for (int i = 0; i < s->n_paths; i++) {
+    const oeq_path_t *p = &s->paths[i];
+    if (!takes_dw(p)) continue;
+    n_tiles += (pairs_of(p) + tm - 1) / tm * ((p->mul3 + 7) / 8);
+    weights += p->w_count;
+  }
+  if (n_tiles == 0 || n_tiles > DW_MAX_GROUPS * DW_WARPS * DW_SLOTS ||
+      weights < DW_MIN_WEIGHTS_PER_ROW_ELEMENT * (s->x_dim + s->y_dim + s->z_dim))
+    return NULL;
+  dw_mma_plan_t *pl = calloc(1, sizeof *pl);
+  if (!pl) return NULL;
+  pl->is_double = is_double;
+  pl->tm = tm;
+  pl->tiles = calloc((size_t)n_tiles, sizeof *pl->tiles);
+  pl->gps = calloc((size_t)n_tiles, sizeof *pl->gps);
+  pl->groups = calloc(DW_MAX_GROUPS, sizeof *pl->groups);
+  const size_t csz = is_double ? 8 : 4, isz = oeq_dtype_size(s->irrep_dtype);
+  int ok = pl->tiles && pl->gps && pl->groups;
+  for (int i = 0; ok && i < s->n_paths; i++) {
+    const oeq_path_t *p = &s->paths[i];
+    if (!takes_dw(p)) continue;
+    for (int64_t m0 = 0; ok && m0 < pairs_of(p); m0 += tm)
+      for (int64_t n0 = 0; ok && n0 < p->mul3; n0 += 8) ok = add_tile(pl, s, i, m0, n0, csz);
+  }
+  if (!ok) {
+    dw_mma_plan_free(pl);
+    return NULL;
+  }
+  int64_t ts_most = 0;
+  for (int g = 0; g < pl->n_groups; g++) {
+    dw_group_t *gr = &pl->groups[g];
+    int64_t off = 0;
+    for (int i = gr->first_gp; i < gr->first_gp + gr->n_gp; i++) {
+      dw_group_path_t *gp = &pl->gps[i];
+      gp->ldq = padded_ldq(gp->q_hi - gp->q_lo, is_double, tm);
+      gp->ts_off = off;
+      off += (int64_t)DW_ROWS * s->paths[gp->path].d3 * gp->ldq;
+    }
+    gr->ts_elems = off;
+    if (off > ts_most) ts_most = off;
+  }
+  pl->xdp = padded_row(s->x_dim);
+  pl->ydp = padded_row(s->y_dim);
+  pl->zdp = padded_row(s->z_dim);
+  pl->shared_bytes = 2 * stage_bytes(pl, isz) + (size_t)ts_most * csz;
+  if (pl->shared_bytes > target->max_shared_per_block) {
+    dw_mma_plan_free(pl);
+    return NULL;
+  }
+  /* the driver reserves 1 KB of shared memory per block */
+  const size_t fit = (target->max_shared_per_block + 1024) / (pl->shared_bytes + 1024);
+  pl->min_blocks = fit < 1 ? 1 : fit > DW_MAX_MIN_BLOCKS ? DW_MAX_MIN_BLOCKS : (int)fit;
+  return pl;
+}
+
+size_t dw_mma_shared_bytes(const dw_mma_plan_t *pl) { return pl->shared_bytes; }
+int dw_mma_groups(const dw_mma_plan_t *pl) { return pl->n_groups; }
+int dw_mma_threads(void) { return DW_WARPS * 32; }
+int dw_mma_rows(void) { return DW_ROWS; }
+
+/* ------------------------------------------------------------ emission */
+
+static const char dw_helpers_f32[] =
+    "__device__ __forceinline__ unsigned oeq_tf32(float v) {\n"
+    "  unsigned r; asm(\"cvt.rna.tf32.f32 %0, %1;\" : \"=r\"(r) : \"f\"(v)); return r;\n"
+    "}\n"
+    "/* v = hi + lo, both TF32: hi carries 11 significant bits, lo the next 11. */\n"
+    "__device__ __forceinline__ void oeq_split(float v, unsigned &hi, unsigned &lo) {\n"
+    "  hi = oeq_tf32(v); lo = oeq_tf32(v - __uint_as_float(hi));\n"
+    "}\n"
+    "__device__ __forceinline__ void oeq_mma(float *c, const unsigned *a, const unsigned *b) {\n"
+    "  asm volatile(\"mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 \"\n"
+    "               \"{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\"\n"
+    "               : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n"
+    "               : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b[0]), \"r\"(b[1]));\n"
+    "}\n"
+    "/* acc (a 16 x 8 tile: pairs x outputs) += t^T dz over the staged rows.\n"
+    " * Fragments (PTX m16n8k8): a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4],\n"
+    " * a3 = A[g+8][t+4]; b0 = B[t][g], b1 = B[t+4][g]. The tensor core sums\n"
+    " * one row tile from zero (its internal float32 sums are not rounded to\n"
+    " * nearest: over a whole batch they drifted to 2e-4); acc adds the tiles. */\n"
+    "__device__ __forceinline__ void oeq_dw_tile(float *acc, const float *__restrict__ ta,\n"
+    "    const oeq_it *__restrict__ tb, int LDQ, int D3, int KSTRIDE) {\n"
+    "  float part[4] = {};\n"
+    "#pragma unroll 1\n"
+    "  for (int k = 0; k < D3; ++k) {\n"
+    "#pragma unroll\n"
+    "    for (int h = 0; h < OEQ_DW_ROWS / 8; ++h) {\n"
+    "      const float *pa = ta + (k * OEQ_DW_ROWS + h * 8) * LDQ;\n"
+    "      const oeq_it *pb = tb + k * KSTRIDE + h * 8 * OEQ_DW_ZDP;\n"
+    "      unsigned ah[4], al[4], bh[2], bl[2];\n"
+    "      oeq_split(pa[0], ah[0], al[0]); oeq_split(pa[8], ah[1], al[1]);\n"
+    "      oeq_split(pa[4 * LDQ], ah[2], al[2]); oeq_split(pa[4 * LDQ + 8], ah[3], al[3]);\n"
+    "      oeq_split((float)pb[0], bh[0], bl[0]); oeq_split((float)pb[4 * OEQ_DW_ZDP], bh[1], bl[1]);\n"
+    "      oeq_mma(part, al, bh); oeq_mma(part, ah, bl); oeq_mma(part, ah, bh);\n"
+    "    }\n"
+    "  }\n"
+    "  acc[0] += part[0]; acc[1] += part[1]; acc[2] += part[2]; acc[3] += part[3];\n"
+    "}\n";
+
+static const char dw_helpers_f64[] =
+    "__device__ __forceinline__ void oeq_mma(double *c, double a, double b) {\n"
+    "  asm volatile(\"mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};\"\n"
+    "               : \"+d\"(c[0]), \"+d\"(c[1]) : \"d\"(a), \"d\"(b));\n"
+    "}\n"
+    "/* acc (an 8 x 8 tile) += t^T dz over the staged rows. Fragments (PTX\n"
+    " * m8n8k4): a0 = A[g][t], b0 = B[t][g]. */\n"
+    "__device__ __forceinline__ void oeq_dw_tile(double *acc, const double *__restrict__ ta,\n"
+    "    const oeq_it *__restrict__ tb, int LDQ, int D3, int KSTRIDE) {\n"
+    "#pragma unroll 1\n"
+    "  for (int k = 0; k < D3; ++k) {\n"
+    "#pragma unroll\n"
+    "    for (int h = 0; h < OEQ_DW_ROWS / 4; ++h)\n"
+    "      oeq_mma(acc, ta[(k * OEQ_DW_ROWS + h * 4) * LDQ],\n"
+    "              (double)tb[k * KSTRIDE + h * 4 * OEQ_DW_ZDP]);\n"
+    "  }\n"
+    "}\n";
+
+static const char dw_copy_helpers[] =
+    "/* One element global -> shared without a register; zero-filled when !in\n"
+    " * (src is then not read). */\n"
+    "__device__ __forceinline__ void oeq_cp_async(oeq_it *dst, const oeq_it *src, bool in) {\n"
+    "  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);\n"
+    "  asm volatile(\"cp.async.ca.shared.global [%0], [%1], %2, %3;\" ::\"r\"(d), \"l\"(src),\n"
+    "               \"n\"(sizeof(oeq_it)), \"r\"(in ? (int)sizeof(oeq_it) : 0) : \"memory\");\n"
+    "}\n"
+    "__device__ __forceinline__ void oeq_cp_commit() { asm volatile(\"cp.async.commit_group;\" ::: \"memory\"); }\n"
+    "/* every copy group but the newest complete (this thread's copies) */\n"
+    "__device__ __forceinline__ void oeq_cp_wait_previous() {\n"
+    "  asm volatile(\"cp.async.wait_group 1;\" ::: \"memory\");\n"
+    "}\n";
+
+/* oeq_dw_stage: rows r0 .. r0 + OEQ_DW_ROWS of x, y and dz into a stage
+ * (row strides padded), the block's threads running along each tile's
+ * contiguous span; rows past the batch zero-filled. */
+static void emit_stage(const emit_ctx_t *c) {
+  const oeq_schedule_t *s = c->s;
+  oeq_sb_puts(c->sb,
+              "__device__ __forceinline__ void oeq_dw_stage(oeq_it *st, const oeq_it *__restrict__ x,\n"
+              "    const oeq_it *__restrict__ y, const oeq_it *__restrict__ dz, long long r0, long long batch) {\n");
+  const char *src[3] = {"x", "y", "dz"}, *stride[3] = {"OEQ_DW_XDP", "OEQ_DW_YDP", "OEQ_DW_ZDP"};
+  const long long dims[3] = {(long long)s->x_dim, (long long)s->y_dim, (long long)s->z_dim};
+  const char *base = "st";
+  for (int i = 0; i < 3; i++) {
+    oeq_sb_printf(c->sb,
+                  "  for (int i = threadIdx.x; i < OEQ_DW_ROWS * %lld; i += blockDim.x) {\n"
+                  "    const int r = i / %lld, e = i - r * %lld; const bool in = r0 + r < batch;\n"
+                  "    oeq_cp_async(%s + r * %s + e, %s + (in ? (r0 + r) * %lld + e : 0), in);\n"
+                  "  }\n",
+                  dims[i], dims[i], dims[i], base, stride[i], src[i], dims[i]);
+    base = i == 0 ? "st + OEQ_DW_ROWS * OEQ_DW_XDP" : "st + OEQ_DW_ROWS * (OEQ_DW_XDP + OEQ_DW_YDP)";
+  }
+  oeq_sb_puts(c->sb, "}\n");
+}
+
+/* t[k][r][q - q_lo] of one path over the staged rows (threads across (r, q)). */
+static void emit_build_t(const emit_ctx_t *c, const dw_group_path_t *gp) {
+  const oeq_path_t *p = &c->s->paths[gp->path];
+  const dw_mma_plan_t *pl = c->dw_mma;
+  int ua[64], ub[64], uc[64];
+  emit_used_indices(p, ua, ub, uc);
+  const long long qn = (long long)(gp->q_hi - gp->q_lo);
+  char idx[128], lit[64];
+  oeq_sb_printf(c->sb,
+                "  // t of path %d (instruction %d, %s, l=%d,%d->%d), pairs %lld..%lld\n"
+                "  for (int it = threadIdx.x; it < OEQ_DW_ROWS * %lld; it += blockDim.x) {\n"
+                "  const int r = it / %lld, ql = it - r * %lld, q = %lld + ql;\n",
+                gp->path, p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3,
+                (long long)gp->q_lo, (long long)gp->q_hi - 1, qn, qn, qn, (long long)gp->q_lo);
+  if (p->mode == OEQ_MODE_UVW)
+    oeq_sb_printf(c->sb, "  const int u = q / %lld, v = q %% %lld;\n", (long long)p->mul2,
+                  (long long)p->mul2);
+  else
+    oeq_sb_puts(c->sb, "  const int u = q, v = q;\n");
+  oeq_sb_printf(c->sb,
+                "  const oeq_it *xr = xs + r * %lld; const oeq_it *yr = ys + r * %lld;\n",
+                (long long)pl->xdp, (long long)pl->ydp);
+  for (int a = 0; a < p->d1; a++)
+    if (ua[a])
+      oeq_sb_printf(c->sb, "  const oeq_ct xa%d = (oeq_ct)xr[%s];\n", a,
+                    emit_block_index(c->s->layout, p->x_offset, p->mul1, p->d1, "u", a, idx));
+  for (int b = 0; b < p->d2; b++)
+    if (ub[b])
+      oeq_sb_printf(c->sb, "  const oeq_ct yb%d = (oeq_ct)yr[%s];\n", b,
+                    emit_block_index(c->s->layout, p->y_offset, p->mul2, p->d2, "v", b, idx));
+  for (int k = 0; k < p->d3; k++) {
+    if (!uc[k]) continue; /* stays zero */
+    oeq_sb_puts(c->sb, "  { oeq_ct t = (oeq_ct)0;");
+    for (int i = 0; i < p->nnz; i++)
+      if (p->nz[i].c == k)
+        oeq_sb_printf(c->sb, " t += %s * xa%d * yb%d;", emit_literal(c, p->nz[i].value, lit),
+                      p->nz[i].a, p->nz[i].b);
+    oeq_sb_printf(c->sb, "\n    ts[%lld + (%d * OEQ_DW_ROWS + r) * %lld + ql] = t; }\n",
+                  (long long)gp->ts_off, k, (long long)gp->ldq);
+  }
+  oeq_sb_puts(c->sb, "  }\n");
+}
+
+/* The group's tile table, __constant__ and indexed by (warp, slot): the
+ * tile's t block offset at its first pair, the block's stride (ldq), 2l+1
+ * (0: no tile in this slot), dz block offset, first output, last output
+ * of the block, dz's o and k strides. Every warp runs the same (short)
+ * code: written out per warp with constant parameters, the kernel outgrew
+ * the instruction cache (bench/NOTES.md run R: 63% of the stalls). */
+enum { TAB_TS, TAB_LDQ, TAB_D3, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_KSTRIDE, TAB_WIDTH };
+
+static void emit_tile_table(const emit_ctx_t *c, const dw_group_t *g, int gi, int slots) {
+  const dw_mma_plan_t *pl = c->dw_mma;
+  oeq_sb_printf(c->sb, "__constant__ int oeq_dw_tab%d[%d][%d][%d] = {\n", gi, DW_WARPS, slots,
+                TAB_WIDTH);
+  for (int w = 0; w < DW_WARPS; w++) {
+    oeq_sb_puts(c->sb, "  {");
+    for (int sl = 0; sl < slots; sl++) {
+      const int ti = sl * DW_WARPS + w;
+      if (ti >= g->n_tiles) {
+        oeq_sb_puts(c->sb, "{0}, ");
+        continue;
+      }
+      const dw_tile_t *t = &pl->tiles[g->first_tile + ti];
+      const dw_group_path_t *gp = &pl->gps[g->first_gp + t->gp];
+      const oeq_path_t *p = &c->s->paths[t->path];
+      const int mul_ir = c->s->layout == OEQ_LAYOUT_MUL_IR;
+      oeq_sb_printf(c->sb, "{%lld, %lld, %d, %lld, %lld, %lld, %lld, %lld}, ",
+                    (long long)(gp->ts_off + (t->m0 - gp->q_lo)), (long long)gp->ldq, p->d3,
+                    (long long)p->z_offset, (long long)t->n0, (long long)p->mul3 - 1,
+                    mul_ir ? (long long)p->d3 : 1LL, mul_ir ? 1LL : (long long)p->mul3);
+    }
+    oeq_sb_puts(c->sb, "},\n");
+  }
+  oeq_sb_puts(c->sb, "};\n");
+}
+
+/* A group: the block's tiles dealt to the warps round robin (tile
+ * slot * warps + warp); each warp's final stores written out under a
+ * switch on the warp (run once). */
+static void emit_group(const emit_ctx_t *c, int gi) {
+  const dw_mma_plan_t *pl = c->dw_mma;
+  const dw_group_t *g = &pl->groups[gi];
+  const int slots = (g->n_tiles + DW_WARPS - 1) / DW_WARPS;
+  const int acc_n = pl->is_double ? 2 : 4;
+  oeq_sb_printf(c->sb, "  if (blockIdx.y == %d) {\n", gi);
+  oeq_sb_printf(c->sb, "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) ts[i] = (oeq_ct)0;\n",
+                (long long)g->ts_elems);
+  for (int sl = 0; sl < slots; sl++)
+    oeq_sb_printf(c->sb, "  oeq_ct acc%d[%d] = {};\n", sl, acc_n);
+  /* Two stages: while tile i is built and multiplied, tile i + 1 is on
+   * its way into the other stage (cp.async: no registers, no wait). */
+  oeq_sb_puts(c->sb,
+              "  const long long step = (long long)gridDim.x * OEQ_DW_ROWS;\n"
+              "  long long r0 = (long long)blockIdx.x * OEQ_DW_ROWS;\n"
+              "  if (r0 < batch) oeq_dw_stage(stage, x, y, dz, r0, batch);\n"
+              "  oeq_cp_commit();\n"
+              "  for (int it = 0; r0 < batch; ++it, r0 += step) {\n"
+              "  __syncthreads(); /* the previous tile's readers (of ts and its stage) are done */\n"
+              "  if (r0 + step < batch)\n"
+              "    oeq_dw_stage(stage + ((it + 1) & 1) * OEQ_DW_STAGE, x, y, dz, r0 + step, batch);\n"
+              "  oeq_cp_commit();\n"
+              "  oeq_cp_wait_previous();\n"
+              "  __syncthreads(); /* tile i staged by every thread */\n"
+              "  const oeq_it *xs = stage + (it & 1) * OEQ_DW_STAGE;\n"
+              "  const oeq_it *ys = xs + OEQ_DW_ROWS * OEQ_DW_XDP;\n"
+              "  const oeq_it *dzs = ys + OEQ_DW_ROWS * OEQ_DW_YDP;\n");
+  for (int i = g->first_gp; i < g->first_gp + g->n_gp; i++) emit_build_t(c, &pl->gps[i]);
+  oeq_sb_puts(c->sb, "  __syncthreads();\n");
+  /* t at the tile's first pair (row fg, column ft); dz at the tile's
+   * output of lane fg, clamped into the block (columns past mul3 are
+   * computed, never stored) */
+  for (int sl = 0; sl < slots; sl++)
+    oeq_sb_printf(c->sb,
+                  "  { const int *tp = oeq_dw_tab%d[warp][%d];\n"
+                  "    oeq_dw_tile(acc%d, ts + tp[%d] + ft * tp[%d] + fg,\n"
+                  "        dzs + ft * OEQ_DW_ZDP + tp[%d] + min(tp[%d] + fg, tp[%d]) * tp[%d],\n"
+                  "        tp[%d], tp[%d], tp[%d]); }\n",
+                  gi, sl, sl, TAB_TS, TAB_LDQ, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_LDQ, TAB_D3,
+                  TAB_KSTRIDE);
+  oeq_sb_puts(c->sb, "  }\n");
+  /* each tile into dw, once per block: element (row, col) of the
+   * accumulator fragment is pair m0 + row, output n0 + col */
+  for (int sl = 0; sl < slots; sl++) {
+    oeq_sb_puts(c->sb, "  switch (warp) {\n");
+    for (int w = 0; w < DW_WARPS; w++) {
+      const int ti = sl * DW_WARPS + w;
+      if (ti >= g->n_tiles) break;
+      const dw_tile_t *t = &pl->tiles[g->first_tile + ti];
+      const oeq_path_t *p = &c->s->paths[t->path];
+      oeq_sb_printf(c->sb, "  case %d:\n", w);
+      for (int e = 0; e < acc_n; e++) {
+        const int row_plus = e >= 2 ? 8 : 0, col_plus = e & 1;
+        oeq_sb_printf(c->sb,
+                      "    { const long long q = %lld + fg, o = %lld + 2 * ft + %d;\n"
+                      "      if (q < %lld && o < %lld) atomicAdd(&dw[%lld + q * %lld + o], (oeq_wt)acc%d[%d]); }\n",
+                      (long long)(t->m0 + row_plus), (long long)t->n0, col_plus,
+                      (long long)pairs_of(p), (long long)p->mul3, (long long)p->w_offset,
+                      (long long)p->mul3, sl, e);
+      }
+      oeq_sb_puts(c->sb, "    break;\n");
+    }
+    oeq_sb_puts(c->sb, "  default: break;\n  }\n");
+  }
+  oeq_sb_puts(c->sb, "  }\n");
+}
+
+void emit_tp_dw_mma(const emit_ctx_t *c) {
+  const dw_mma_plan_t *pl = c->dw_mma;
+  const size_t isz = oeq_dtype_size(c->s->irrep_dtype);
+  const size_t staged = stage_bytes(pl, isz);
+  oeq_sb_printf(c->sb,
+                "// shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c)\n"
+                "#define OEQ_DW_ROWS %d\n#define OEQ_DW_WARPS %d\n"
+                "#define OEQ_DW_XDP %lld\n#define OEQ_DW_YDP %lld\n#define OEQ_DW_ZDP %lld\n",
+                DW_ROWS, DW_WARPS, (long long)pl->xdp, (long long)pl->ydp, (long long)pl->zdp);
+  oeq_sb_printf(c->sb, "#define OEQ_DW_STAGE %lld\n", (long long)(staged / isz));
+  oeq_sb_puts(c->sb, pl->is_double ? dw_helpers_f64 : dw_helpers_f32);
+  oeq_sb_puts(c->sb, dw_copy_helpers);
+  emit_stage(c);
+  for (int gi = 0; gi < pl->n_groups; gi++)
+    emit_tile_table(c, &pl->groups[gi], gi, (pl->groups[gi].n_tiles + DW_WARPS - 1) / DW_WARPS);
+  oeq_sb_printf(c->sb,
+                "extern \"C\" __global__ void __launch_bounds__(%d, %d)\n"
+                "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
+                "   const oeq_it *__restrict__ dz, oeq_wt *__restrict__ dw, long long batch) {\n"
+                "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
+                "  const int lane = threadIdx.x %% OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
+                "  const int fg = lane >> 2, ft = lane & 3; /* fragment row group, thread in group */\n"
+                "  oeq_it *stage = reinterpret_cast<oeq_it *>(oeq_smem);\n"
+                "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n",
+                DW_WARPS * 32, pl->min_blocks, OEQ_TP_DW_KERNEL, 2 * staged);
+  for (int gi = 0; gi < pl->n_groups; gi++) emit_group(c, gi);
+  oeq_sb_puts(c->sb, "}\n");
+}
