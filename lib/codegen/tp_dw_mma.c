@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "codegen/emit_util.h"
+#include "codegen/mma_emit.h"
 #include "problem.h"
 
 #define DW_WARPS 8
@@ -85,10 +86,6 @@ struct dw_mma_plan {
   int min_blocks; /* __launch_bounds__ minimum blocks per SM */
 };
 
-static int64_t pairs_of(const oeq_path_t *p) {
-  return p->mode == OEQ_MODE_UVW ? p->mul1 * p->mul2 : p->mul1;
-}
-
 static int takes_dw(const oeq_path_t *p) { return p->has_weight && is_pair_mode(p->mode); }
 
 void dw_mma_plan_free(dw_mma_plan_t *pl) {
@@ -108,9 +105,6 @@ static int64_t padded_ldq(int64_t n, int is_double, int tm) {
   return n + ((want - n % period) + period) % period;
 }
 
-/* Row stride of a staged tile: odd multiples of 4 words keep lanes of
- * neighbouring rows apart. */
-static int64_t padded_row(int64_t n) { return n + ((8 - n % 32) + 32) % 32; }
 
 /* One stage of staged rows (x, y, dz of OEQ_DW_ROWS rows), 16-byte multiple. */
 static size_t stage_bytes(const dw_mma_plan_t *pl, size_t isz) {
@@ -130,7 +124,7 @@ static int64_t group_ts(const dw_mma_plan_t *pl, const oeq_schedule_t *s, int fi
  * group is full or its t would outgrow DW_TS_MAX_BYTES. */
 static int add_tile(dw_mma_plan_t *pl, const oeq_schedule_t *s, int path, int64_t m0, int64_t n0,
                     size_t csz) {
-  const int64_t q_hi = m0 + pl->tm < pairs_of(&s->paths[path]) ? m0 + pl->tm : pairs_of(&s->paths[path]);
+  const int64_t q_hi = m0 + pl->tm < mma_pairs(&s->paths[path]) ? m0 + pl->tm : mma_pairs(&s->paths[path]);
   for (int attempt = 0; attempt < 2; attempt++) {
     dw_group_t *g = pl->n_groups ? &pl->groups[pl->n_groups - 1] : NULL;
     if (g && g->n_tiles < DW_WARPS * DW_SLOTS) {
@@ -170,7 +164,7 @@ dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     if (!takes_dw(p)) continue;
-    n_tiles += (pairs_of(p) + tm - 1) / tm * ((p->mul3 + 7) / 8);
+    n_tiles += (mma_pairs(p) + tm - 1) / tm * ((p->mul3 + 7) / 8);
     weights += p->w_count;
   }
   if (n_tiles == 0 || n_tiles > DW_MAX_GROUPS * DW_WARPS * DW_SLOTS ||
@@ -188,7 +182,7 @@ dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *
   for (int i = 0; ok && i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     if (!takes_dw(p)) continue;
-    for (int64_t m0 = 0; ok && m0 < pairs_of(p); m0 += tm)
+    for (int64_t m0 = 0; ok && m0 < mma_pairs(p); m0 += tm)
       for (int64_t n0 = 0; ok && n0 < p->mul3; n0 += 8) ok = add_tile(pl, s, i, m0, n0, csz);
   }
   if (!ok) {
@@ -208,9 +202,9 @@ dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *
     gr->ts_elems = off;
     if (off > ts_most) ts_most = off;
   }
-  pl->xdp = padded_row(s->x_dim);
-  pl->ydp = padded_row(s->y_dim);
-  pl->zdp = padded_row(s->z_dim);
+  pl->xdp = mma_padded_row(s->x_dim);
+  pl->ydp = mma_padded_row(s->y_dim);
+  pl->zdp = mma_padded_row(s->z_dim);
   pl->shared_bytes = 2 * stage_bytes(pl, isz) + (size_t)ts_most * csz;
   if (pl->shared_bytes > target->max_shared_per_block) {
     dw_mma_plan_free(pl);
@@ -229,20 +223,7 @@ int dw_mma_rows(void) { return DW_ROWS; }
 
 /* ------------------------------------------------------------ emission */
 
-static const char dw_helpers_f32[] =
-    "__device__ __forceinline__ unsigned oeq_tf32(float v) {\n"
-    "  unsigned r; asm(\"cvt.rna.tf32.f32 %0, %1;\" : \"=r\"(r) : \"f\"(v)); return r;\n"
-    "}\n"
-    "/* v = hi + lo, both TF32: hi carries 11 significant bits, lo the next 11. */\n"
-    "__device__ __forceinline__ void oeq_split(float v, unsigned &hi, unsigned &lo) {\n"
-    "  hi = oeq_tf32(v); lo = oeq_tf32(v - __uint_as_float(hi));\n"
-    "}\n"
-    "__device__ __forceinline__ void oeq_mma(float *c, const unsigned *a, const unsigned *b) {\n"
-    "  asm volatile(\"mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 \"\n"
-    "               \"{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\"\n"
-    "               : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n"
-    "               : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b[0]), \"r\"(b[1]));\n"
-    "}\n"
+static const char dw_tile_f32[] =
     "/* acc (a 16 x 8 tile: pairs x outputs) += t^T dz over the staged rows.\n"
     " * Fragments (PTX m16n8k8): a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4],\n"
     " * a3 = A[g+8][t+4]; b0 = B[t][g], b1 = B[t+4][g]. The tensor core sums\n"
@@ -256,22 +237,18 @@ static const char dw_helpers_f32[] =
     "#pragma unroll\n"
     "    for (int h = 0; h < OEQ_DW_ROWS / 8; ++h) {\n"
     "      const float *pa = ta + (k * OEQ_DW_ROWS + h * 8) * LDQ;\n"
-    "      const oeq_it *pb = tb + k * KSTRIDE + h * 8 * OEQ_DW_ZDP;\n"
+    "      const oeq_it *pb = tb + k * KSTRIDE + h * 8 * OEQ_MMA_ZDP;\n"
     "      unsigned ah[4], al[4], bh[2], bl[2];\n"
     "      oeq_split(pa[0], ah[0], al[0]); oeq_split(pa[8], ah[1], al[1]);\n"
     "      oeq_split(pa[4 * LDQ], ah[2], al[2]); oeq_split(pa[4 * LDQ + 8], ah[3], al[3]);\n"
-    "      oeq_split((float)pb[0], bh[0], bl[0]); oeq_split((float)pb[4 * OEQ_DW_ZDP], bh[1], bl[1]);\n"
+    "      oeq_split((float)pb[0], bh[0], bl[0]); oeq_split((float)pb[4 * OEQ_MMA_ZDP], bh[1], bl[1]);\n"
     "      oeq_mma(part, al, bh); oeq_mma(part, ah, bl); oeq_mma(part, ah, bh);\n"
     "    }\n"
     "  }\n"
     "  acc[0] += part[0]; acc[1] += part[1]; acc[2] += part[2]; acc[3] += part[3];\n"
     "}\n";
 
-static const char dw_helpers_f64[] =
-    "__device__ __forceinline__ void oeq_mma(double *c, double a, double b) {\n"
-    "  asm volatile(\"mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};\"\n"
-    "               : \"+d\"(c[0]), \"+d\"(c[1]) : \"d\"(a), \"d\"(b));\n"
-    "}\n"
+static const char dw_tile_f64[] =
     "/* acc (an 8 x 8 tile) += t^T dz over the staged rows. Fragments (PTX\n"
     " * m8n8k4): a0 = A[g][t], b0 = B[t][g]. */\n"
     "__device__ __forceinline__ void oeq_dw_tile(double *acc, const double *__restrict__ ta,\n"
@@ -281,89 +258,9 @@ static const char dw_helpers_f64[] =
     "#pragma unroll\n"
     "    for (int h = 0; h < OEQ_DW_ROWS / 4; ++h)\n"
     "      oeq_mma(acc, ta[(k * OEQ_DW_ROWS + h * 4) * LDQ],\n"
-    "              (double)tb[k * KSTRIDE + h * 4 * OEQ_DW_ZDP]);\n"
+    "              (double)tb[k * KSTRIDE + h * 4 * OEQ_MMA_ZDP]);\n"
     "  }\n"
     "}\n";
-
-static const char dw_copy_helpers[] =
-    "/* One element global -> shared without a register; zero-filled when !in\n"
-    " * (src is then not read). */\n"
-    "__device__ __forceinline__ void oeq_cp_async(oeq_it *dst, const oeq_it *src, bool in) {\n"
-    "  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);\n"
-    "  asm volatile(\"cp.async.ca.shared.global [%0], [%1], %2, %3;\" ::\"r\"(d), \"l\"(src),\n"
-    "               \"n\"(sizeof(oeq_it)), \"r\"(in ? (int)sizeof(oeq_it) : 0) : \"memory\");\n"
-    "}\n"
-    "__device__ __forceinline__ void oeq_cp_commit() { asm volatile(\"cp.async.commit_group;\" ::: \"memory\"); }\n"
-    "/* every copy group but the newest complete (this thread's copies) */\n"
-    "__device__ __forceinline__ void oeq_cp_wait_previous() {\n"
-    "  asm volatile(\"cp.async.wait_group 1;\" ::: \"memory\");\n"
-    "}\n";
-
-/* oeq_dw_stage: rows r0 .. r0 + OEQ_DW_ROWS of x, y and dz into a stage
- * (row strides padded), the block's threads running along each tile's
- * contiguous span; rows past the batch zero-filled. */
-static void emit_stage(const emit_ctx_t *c) {
-  const oeq_schedule_t *s = c->s;
-  oeq_sb_puts(c->sb,
-              "__device__ __forceinline__ void oeq_dw_stage(oeq_it *st, const oeq_it *__restrict__ x,\n"
-              "    const oeq_it *__restrict__ y, const oeq_it *__restrict__ dz, long long r0, long long batch) {\n");
-  const char *src[3] = {"x", "y", "dz"}, *stride[3] = {"OEQ_DW_XDP", "OEQ_DW_YDP", "OEQ_DW_ZDP"};
-  const long long dims[3] = {(long long)s->x_dim, (long long)s->y_dim, (long long)s->z_dim};
-  const char *base = "st";
-  for (int i = 0; i < 3; i++) {
-    oeq_sb_printf(c->sb,
-                  "  for (int i = threadIdx.x; i < OEQ_DW_ROWS * %lld; i += blockDim.x) {\n"
-                  "    const int r = i / %lld, e = i - r * %lld; const bool in = r0 + r < batch;\n"
-                  "    oeq_cp_async(%s + r * %s + e, %s + (in ? (r0 + r) * %lld + e : 0), in);\n"
-                  "  }\n",
-                  dims[i], dims[i], dims[i], base, stride[i], src[i], dims[i]);
-    base = i == 0 ? "st + OEQ_DW_ROWS * OEQ_DW_XDP" : "st + OEQ_DW_ROWS * (OEQ_DW_XDP + OEQ_DW_YDP)";
-  }
-  oeq_sb_puts(c->sb, "}\n");
-}
-
-/* t[k][r][q - q_lo] of one path over the staged rows (threads across (r, q)). */
-static void emit_build_t(const emit_ctx_t *c, const dw_group_path_t *gp) {
-  const oeq_path_t *p = &c->s->paths[gp->path];
-  const dw_mma_plan_t *pl = c->dw_mma;
-  int ua[64], ub[64], uc[64];
-  emit_used_indices(p, ua, ub, uc);
-  const long long qn = (long long)(gp->q_hi - gp->q_lo);
-  char idx[128], lit[64];
-  oeq_sb_printf(c->sb,
-                "  // t of path %d (instruction %d, %s, l=%d,%d->%d), pairs %lld..%lld\n"
-                "  for (int it = threadIdx.x; it < OEQ_DW_ROWS * %lld; it += blockDim.x) {\n"
-                "  const int r = it / %lld, ql = it - r * %lld, q = %lld + ql;\n",
-                gp->path, p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3,
-                (long long)gp->q_lo, (long long)gp->q_hi - 1, qn, qn, qn, (long long)gp->q_lo);
-  if (p->mode == OEQ_MODE_UVW)
-    oeq_sb_printf(c->sb, "  const int u = q / %lld, v = q %% %lld;\n", (long long)p->mul2,
-                  (long long)p->mul2);
-  else
-    oeq_sb_puts(c->sb, "  const int u = q, v = q;\n");
-  oeq_sb_printf(c->sb,
-                "  const oeq_it *xr = xs + r * %lld; const oeq_it *yr = ys + r * %lld;\n",
-                (long long)pl->xdp, (long long)pl->ydp);
-  for (int a = 0; a < p->d1; a++)
-    if (ua[a])
-      oeq_sb_printf(c->sb, "  const oeq_ct xa%d = (oeq_ct)xr[%s];\n", a,
-                    emit_block_index(c->s->layout, p->x_offset, p->mul1, p->d1, "u", a, idx));
-  for (int b = 0; b < p->d2; b++)
-    if (ub[b])
-      oeq_sb_printf(c->sb, "  const oeq_ct yb%d = (oeq_ct)yr[%s];\n", b,
-                    emit_block_index(c->s->layout, p->y_offset, p->mul2, p->d2, "v", b, idx));
-  for (int k = 0; k < p->d3; k++) {
-    if (!uc[k]) continue; /* stays zero */
-    oeq_sb_puts(c->sb, "  { oeq_ct t = (oeq_ct)0;");
-    for (int i = 0; i < p->nnz; i++)
-      if (p->nz[i].c == k)
-        oeq_sb_printf(c->sb, " t += %s * xa%d * yb%d;", emit_literal(c, p->nz[i].value, lit),
-                      p->nz[i].a, p->nz[i].b);
-    oeq_sb_printf(c->sb, "\n    ts[%lld + (%d * OEQ_DW_ROWS + r) * %lld + ql] = t; }\n",
-                  (long long)gp->ts_off, k, (long long)gp->ldq);
-  }
-  oeq_sb_puts(c->sb, "  }\n");
-}
 
 /* The group's tile table, __constant__ and indexed by (warp, slot): the
  * tile's t block offset at its first pair, the block's stride (ldq), 2l+1
@@ -427,9 +324,13 @@ static void emit_group(const emit_ctx_t *c, int gi) {
               "  oeq_cp_wait_previous();\n"
               "  __syncthreads(); /* tile i staged by every thread */\n"
               "  const oeq_it *xs = stage + (it & 1) * OEQ_DW_STAGE;\n"
-              "  const oeq_it *ys = xs + OEQ_DW_ROWS * OEQ_DW_XDP;\n"
-              "  const oeq_it *dzs = ys + OEQ_DW_ROWS * OEQ_DW_YDP;\n");
-  for (int i = g->first_gp; i < g->first_gp + g->n_gp; i++) emit_build_t(c, &pl->gps[i]);
+              "  const oeq_it *ys = xs + OEQ_DW_ROWS * OEQ_MMA_XDP;\n"
+              "  const oeq_it *dzs = ys + OEQ_DW_ROWS * OEQ_MMA_YDP;\n");
+  for (int i = g->first_gp; i < g->first_gp + g->n_gp; i++) {
+    const dw_group_path_t *gp = &pl->gps[i];
+    mma_emit_pair_t(c, &c->s->paths[gp->path], gp->q_lo, gp->q_hi, gp->ts_off, gp->ldq, "OEQ_DW_ROWS",
+                    pl->xdp, pl->ydp);
+  }
   oeq_sb_puts(c->sb, "  __syncthreads();\n");
   /* t at the tile's first pair (row fg, column ft); dz at the tile's
    * output of lane fg, clamped into the block (columns past mul3 are
@@ -438,7 +339,7 @@ static void emit_group(const emit_ctx_t *c, int gi) {
     oeq_sb_printf(c->sb,
                   "  { const int *tp = oeq_dw_tab%d[warp][%d];\n"
                   "    oeq_dw_tile(acc%d, ts + tp[%d] + ft * tp[%d] + fg,\n"
-                  "        dzs + ft * OEQ_DW_ZDP + tp[%d] + min(tp[%d] + fg, tp[%d]) * tp[%d],\n"
+                  "        dzs + ft * OEQ_MMA_ZDP + tp[%d] + min(tp[%d] + fg, tp[%d]) * tp[%d],\n"
                   "        tp[%d], tp[%d], tp[%d]); }\n",
                   gi, sl, sl, TAB_TS, TAB_LDQ, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_LDQ, TAB_D3,
                   TAB_KSTRIDE);
@@ -459,7 +360,7 @@ static void emit_group(const emit_ctx_t *c, int gi) {
                       "    { const long long q = %lld + fg, o = %lld + 2 * ft + %d;\n"
                       "      if (q < %lld && o < %lld) atomicAdd(&dw[%lld + q * %lld + o], (oeq_wt)acc%d[%d]); }\n",
                       (long long)(t->m0 + row_plus), (long long)t->n0, col_plus,
-                      (long long)pairs_of(p), (long long)p->mul3, (long long)p->w_offset,
+                      (long long)mma_pairs(p), (long long)p->mul3, (long long)p->w_offset,
                       (long long)p->mul3, sl, e);
       }
       oeq_sb_puts(c->sb, "    break;\n");
@@ -476,12 +377,12 @@ void emit_tp_dw_mma(const emit_ctx_t *c) {
   oeq_sb_printf(c->sb,
                 "// shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c)\n"
                 "#define OEQ_DW_ROWS %d\n#define OEQ_DW_WARPS %d\n"
-                "#define OEQ_DW_XDP %lld\n#define OEQ_DW_YDP %lld\n#define OEQ_DW_ZDP %lld\n",
+                "#define OEQ_MMA_XDP %lld\n#define OEQ_MMA_YDP %lld\n#define OEQ_MMA_ZDP %lld\n",
                 DW_ROWS, DW_WARPS, (long long)pl->xdp, (long long)pl->ydp, (long long)pl->zdp);
   oeq_sb_printf(c->sb, "#define OEQ_DW_STAGE %lld\n", (long long)(staged / isz));
-  oeq_sb_puts(c->sb, pl->is_double ? dw_helpers_f64 : dw_helpers_f32);
-  oeq_sb_puts(c->sb, dw_copy_helpers);
-  emit_stage(c);
+  mma_emit_primitives(c, pl->is_double);
+  oeq_sb_puts(c->sb, pl->is_double ? dw_tile_f64 : dw_tile_f32);
+  mma_emit_stage(c, "oeq_dw_stage", "OEQ_DW_ROWS", 1);
   for (int gi = 0; gi < pl->n_groups; gi++)
     emit_tile_table(c, &pl->groups[gi], gi, (pl->groups[gi].n_tiles + DW_WARPS - 1) / DW_WARPS);
   oeq_sb_printf(c->sb,

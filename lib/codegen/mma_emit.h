@@ -1,0 +1,40 @@
+/* mma_emit.h: what the tensor-core kernels (tp_dw_mma.c, tp_fwd_mma.c)
+ * share: the mma.sync primitives, row tiles staged with cp.async, and
+ * t[r][q][k] = sum_ab C x y of a pair path written into shared memory.
+ * Internal to lib/codegen; CUDA sm_80 and newer only. */
+#ifndef OEQ_MMA_EMIT_H
+#define OEQ_MMA_EMIT_H
+
+#include <stdint.h>
+
+#include "codegen/emit_util.h"
+
+/* Row stride (elements) of a staged row tile: 8 mod 32, so that lanes
+ * reading neighbouring rows land in distinct banks. */
+static inline int64_t mma_padded_row(int64_t n) { return n + ((8 - n % 32) + 32) % 32; }
+
+/* Pairs of a pair path: mul1 mul2 (uvw) or mul1 (uuw). */
+static inline int64_t mma_pairs(const oeq_path_t *p) {
+  return p->mode == OEQ_MODE_UVW ? p->mul1 * p->mul2 : p->mul1;
+}
+
+/* oeq_tf32 / oeq_split (a float32 as two TF32 parts) and oeq_mma
+ * (m16n8k8 TF32 with float32 sums), or, for float64, oeq_mma (m8n8k4);
+ * plus the cp.async helpers oeq_cp_async, oeq_cp_commit and
+ * oeq_cp_wait_previous. */
+void mma_emit_primitives(const emit_ctx_t *c, int is_double);
+
+/* A device function `name`(oeq_it *st, x, y[, dz], long long r0, long
+ * long batch) that copies rows r0 .. r0 + rows_macro of x, y (and dz when
+ * with_dz) into st with cp.async: x with row stride OEQ_MMA_XDP, then y
+ * (OEQ_MMA_YDP), then dz (OEQ_MMA_ZDP), the block's threads along each
+ * contiguous span; rows past the batch zero-filled. */
+void mma_emit_stage(const emit_ctx_t *c, const char *name, const char *rows_macro, int with_dz);
+
+/* Loop over (r, q) for pairs q_lo .. q_hi of path p: t of row r (xs, ys:
+ * staged rows of strides xdp, ydp) into ts[ts_off + (k rows + r) ldq +
+ * q - q_lo] for every k the path reaches (the others are left alone). */
+void mma_emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p, int64_t q_lo, int64_t q_hi,
+                     int64_t ts_off, int64_t ldq, const char *rows_macro, int64_t xdp, int64_t ydp);
+
+#endif
