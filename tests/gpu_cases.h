@@ -63,9 +63,9 @@ static oeq_problem_t *direct_problem(void) {
                       "33x1o+33x0e+7x2e+40x1e+5x3o+33x2e+1x2e", ins, sizeof ins / sizeof ins[0]);
 }
 
-#define PAIRS_IN1 "33x0e+20x1o+7x2e+5x3o"
+#define PAIRS_IN1 "17x0e+9x1o+3x2e"
 #define PAIRS_IN2 "5x0e+3x1o+1x2e"
-#define PAIRS_OUT "17x0e+9x1o+41x2e+3x3o"
+#define PAIRS_OUT "17x0e+9x1o+11x2e+3x3o"
 
 static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t wt,
                                    oeq_layout_t layout, int shared) {
@@ -100,7 +100,8 @@ static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t 
       st = oeq_problem_create_fully_connected("64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", &p);
       break;
     /* uvw with many pairs and outputs, none a whole number of tensor-core
-     * tiles (shared weights: dw in several tile groups, tp_dw_mma.c) */
+     * tiles (shared weights: dw in several tile groups, tp_dw_mma.c; in
+     * float32 the forward on tensor cores too, tp_fwd_mma.c) */
     case P_PAIRS:
       st = oeq_problem_create_fully_connected(PAIRS_IN1, PAIRS_IN2, PAIRS_OUT, &p);
       break;

@@ -172,7 +172,10 @@ Test(cuda, e3tools_transformer_per_row_f32) { check_problem(P_E3T, OEQ_FLOAT32, 
 /* 25.6 KB of shared dw: on tensor cores from sm_80 on (tp_dw_mma.c);
  * before, a private copy per warp and 1-warp backward blocks */
 Test(cuda, e3tools_transformer_shared_f32) { check_problem(P_E3T, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
-/* shared-weight dw on tensor cores over several tile groups (tp_dw_mma.c) */
+Test(cuda, e3tools_transformer_shared_f32_irreps_f64_weights) { check_problem(P_E3T, OEQ_FLOAT32, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 1, 0); }
+/* tensor cores: dw over several tile groups (tp_dw_mma.c), the forward
+ * (tp_fwd_mma.c, float32 here: float64 rows this wide take the warp-a-row
+ * forward) */
 Test(cuda, pairs_shared_f32_mul_ir) { check_problem(P_PAIRS, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 1); }
 Test(cuda, pairs_shared_f64_ir_mul) { check_problem(P_PAIRS, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_IR_MUL, 1, 0); }
 Test(cuda, pairs_shared_f32_irreps_f64_weights) { check_problem(P_PAIRS, OEQ_FLOAT32, OEQ_FLOAT64, OEQ_LAYOUT_MUL_IR, 1, 0); }

@@ -298,17 +298,25 @@ Test(nvrtc_compile, measured_choices_hold_for_anchors) {
   free(s.text);
 }
 
-/* Shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c): from
- * sm_80 on, in CUDA, with shared weights only; the backward kernel then
- * keeps no dw copy of its own. Float32 as three TF32 products, float64 on
- * the DMMA; several tile groups where one would hold too many tiles. */
-Test(nvrtc_compile, dw_on_tensor_cores_where_it_applies) {
+/* Shared-weight dw of the pair paths (tp_dw_mma.c) and, where every path
+ * is one, the forward (tp_fwd_mma.c) on tensor cores: from sm_80 on, in
+ * CUDA, with shared weights and many weights a row only; the backward
+ * kernel then keeps no dw copy of its own. Float32 as three TF32 products,
+ * float64 on the DMMA; several dw tile groups where one would hold too
+ * many tiles. */
+Test(nvrtc_compile, tensor_cores_where_they_apply) {
   oeq_tp_source_t s = anchor_source("e3tools_transformer", OEQ_FLOAT32);
   cr_expect_eq(s.dw_groups, 1, "e3tools_transformer: %d dw tile groups", s.dw_groups);
   cr_expect(has(&s, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32") && has(&s, "cvt.rna.tf32.f32"),
             "float32 dw not on 3xTF32 mma");
   cr_expect(!has(&s, "dws["), "the backward still forms the shared dw");
   cr_expect_eq(s.warps_per_block, 4, "e3tools_transformer: %d warps a block", s.warps_per_block);
+  /* and the forward (every path a weighted uvw with shared weights) */
+  cr_expect(has(&s, "oeq_fwd_tile(") && s.forward_threads == 256 && s.forward_rows == 16,
+            "e3tools_transformer: forward not on tensor cores");
+  free(s.text);
+  s = anchor_source("tetris-poly-1", OEQ_FLOAT32); /* 1.6 weights a row element */
+  cr_expect(s.dw_groups == 0 && !has(&s, "oeq_fwd_tile("), "tetris-poly-1 on tensor cores");
   free(s.text);
   s = anchor_source("e3tools_transformer", OEQ_FLOAT64);
   cr_expect(s.dw_groups >= 1 && has(&s, "mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64"),
@@ -321,7 +329,9 @@ Test(nvrtc_compile, dw_on_tensor_cores_where_it_applies) {
   cr_expect(s.dw_groups == 0 && !has(&s, "mma.sync"), "tensor-core dw in HIP");
   free(s.text);
   s = anchor_source("DiffDock-L=1", OEQ_FLOAT32); /* per-row weights */
-  cr_expect(s.dw_groups == 0 && !has(&s, "mma.sync"), "tensor-core dw for per-row weights");
+  cr_expect(s.dw_groups == 0 && !has(&s, "mma.sync"), "tensor cores for per-row weights");
+  cr_expect(s.forward_threads == 4 * 32 && s.forward_rows == 4, "a warp a row: %d threads, %d rows",
+            s.forward_threads, s.forward_rows);
   free(s.text);
 
   /* many tiles: several groups, and the source compiles (where NVRTC is) */

@@ -24,7 +24,9 @@ typedef struct cuda_plan {
   CUmodule module;
   CUfunction forward, backward;
   CUfunction backward_dw; /* shared-weight dw on tensor cores; NULL: none */
-  unsigned block_threads;
+  unsigned block_threads;   /* the backward's block */
+  unsigned forward_threads; /* the forward's block, taking forward_rows rows at a time */
+  int forward_rows;
   unsigned forward_shared, backward_shared;
   unsigned forward_grid_max, backward_grid_max; /* resident blocks on the whole device */
   int warps_per_block;
@@ -129,25 +131,27 @@ static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, cons
     return oeq_cuda_fail(err, r, "cuModuleGetFunction");
   cp->warps_per_block = src->warps_per_block;
   cp->block_threads = (unsigned)(src->warps_per_block * src->warp_size);
+  cp->forward_threads = (unsigned)src->forward_threads;
+  cp->forward_rows = src->forward_rows;
   cp->forward_shared = (unsigned)src->forward_shared_bytes;
   cp->backward_shared = (unsigned)src->backward_shared_bytes;
   CUfunction fns[2] = {cp->forward, cp->backward};
   unsigned shared[2] = {cp->forward_shared, cp->backward_shared};
   unsigned *grid[2] = {&cp->forward_grid_max, &cp->backward_grid_max};
+  const unsigned threads[2] = {cp->forward_threads, cp->block_threads};
   for (int i = 0; i < 2; i++) {
     /* Above 48 KB a kernel must opt in to more dynamic shared memory. */
     if (shared[i] > 48 * 1024 &&
         (r = cu->cuFuncSetAttribute(fns[i], OEQ_CU_FUNC_ATTR_MAX_DYNAMIC_SHARED, (int)shared[i])) != 0)
       return oeq_cuda_fail(err, r, "cuFuncSetAttribute(max dynamic shared memory)");
     int per_sm = 0;
-    r = cu->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fns[i], (int)cp->block_threads,
-                                                        shared[i]);
+    r = cu->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fns[i], (int)threads[i], shared[i]);
     if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuOccupancyMaxActiveBlocksPerMultiprocessor");
     if (per_sm < 1)
       return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
                       "the generated kernel cannot run on this device (%u threads, %u bytes of "
                       "shared memory per block)",
-                      cp->block_threads, shared[i]);
+                      threads[i], shared[i]);
     *grid[i] = (unsigned)(per_sm * sm_count);
   }
   return src->dw_groups ? load_dw_kernel(cu, cp, src, sm_count, err) : OEQ_SUCCESS;
@@ -264,8 +268,9 @@ static oeq_status_t cuda_check_pointer(const oeq_plan_t *plan, const void *ptr, 
   return OEQ_SUCCESS;
 }
 
-static unsigned grid_for(int64_t batch, int warps_per_block, unsigned grid_max) {
-  int64_t blocks = (batch + warps_per_block - 1) / warps_per_block;
+/* Blocks for batch rows at rows_per_block a block, at most the resident grid. */
+static unsigned grid_for(int64_t batch, int rows_per_block, unsigned grid_max) {
+  int64_t blocks = (batch + rows_per_block - 1) / rows_per_block;
   return blocks < (int64_t)grid_max ? (unsigned)blocks : grid_max;
 }
 
@@ -281,8 +286,8 @@ static oeq_status_t cuda_tp_forward(const oeq_plan_t *plan, int64_t batch, const
   if (st != OEQ_SUCCESS) return st;
   long long rows = (long long)batch;
   void *args[] = {&x, &y, &w, &z, &rows};
-  CUresult r = cu->cuLaunchKernel(cp->forward, grid_for(batch, cp->warps_per_block, cp->forward_grid_max),
-                                  1, 1, cp->block_threads, 1, 1, cp->forward_shared,
+  CUresult r = cu->cuLaunchKernel(cp->forward, grid_for(batch, cp->forward_rows, cp->forward_grid_max),
+                                  1, 1, cp->forward_threads, 1, 1, cp->forward_shared,
                                   (CUstream)stream, args, NULL);
   leave(cu, pushed);
   return r == OEQ_CUDA_SUCCESS ? OEQ_SUCCESS : oeq_cuda_fail(err, r, "launching the TP forward kernel");

@@ -12,7 +12,8 @@ liboeq_core_la_SOURCES += \
 	lib/codegen/tp_forward.c \
 	lib/codegen/tp_backward.c \
 	lib/codegen/tp_dw_mma.c \
-	lib/codegen/mma_emit.c lib/codegen/mma_emit.h
+	lib/codegen/mma_emit.c lib/codegen/mma_emit.h \
+	lib/codegen/tp_fwd_mma.c
 
 # Test suites (each fragment adds its suites to TESTS). The GPU suite
 # reaches the driver through oeq's dlopen table, so both build without CUDA.

@@ -9,8 +9,9 @@
 #include "codegen/strbuf.h"
 #include "codegen/tp_codegen.h"
 
-/* The plan of the tensor-core dw kernel (tp_dw_mma.c). */
+/* The plans of the tensor-core kernels (tp_dw_mma.c, tp_fwd_mma.c). */
 typedef struct dw_mma_plan dw_mma_plan_t;
+typedef struct fwd_mma_plan fwd_mma_plan_t;
 
 typedef struct emit_ctx {
   oeq_strbuf_t *sb;
@@ -40,6 +41,8 @@ typedef struct emit_ctx {
   /* non-NULL: the shared-weight dw of every weighted pair path comes from
    * the tensor-core kernel, and the backward leaves it out */
   const dw_mma_plan_t *dw_mma;
+  /* non-NULL: the forward kernel is the tensor-core one (tp_fwd_mma.c) */
+  const fwd_mma_plan_t *fwd_mma;
 } emit_ctx_t;
 
 /* uvw and uuw: the modes that sum over pairs of inputs per output. */
@@ -89,5 +92,16 @@ int dw_mma_groups(const dw_mma_plan_t *pl);
 int dw_mma_threads(void);
 int dw_mma_rows(void);
 void emit_tp_dw_mma(const emit_ctx_t *c);
+
+/* tp_fwd_mma.c: NULL where the tensor-core forward does not apply (not
+ * CUDA sm_80+, not shared weights, a path not a weighted uvw/uuw one, too
+ * few weights a row, too large) or memory ran out. */
+fwd_mma_plan_t *fwd_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
+                             int is_double);
+void fwd_mma_plan_free(fwd_mma_plan_t *pl);
+size_t fwd_mma_shared_bytes(const fwd_mma_plan_t *pl);
+int fwd_mma_threads(void);
+int fwd_mma_rows(void);
+void emit_tp_forward_mma(const emit_ctx_t *c);
 
 #endif

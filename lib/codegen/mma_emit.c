@@ -39,6 +39,12 @@ static const char copy_helpers[] =
     "}\n";
 
 void mma_emit_primitives(const emit_ctx_t *c, int is_double) {
+  const oeq_schedule_t *s = c->s;
+  oeq_sb_printf(c->sb,
+                "// tensor-core kernels (mma_emit.c)\n"
+                "#define OEQ_MMA_XDP %lld\n#define OEQ_MMA_YDP %lld\n#define OEQ_MMA_ZDP %lld\n",
+                (long long)mma_padded_row(s->x_dim), (long long)mma_padded_row(s->y_dim),
+                (long long)mma_padded_row(s->z_dim));
   oeq_sb_puts(c->sb, is_double ? primitives_f64 : primitives_f32);
   oeq_sb_puts(c->sb, copy_helpers);
 }
@@ -73,8 +79,8 @@ void mma_emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p, int64_t q_lo, int
   char idx[128], lit[64];
   oeq_sb_printf(c->sb,
                 "  // t of instruction %d (%s, l=%d,%d->%d), pairs %lld..%lld\n"
-                "  for (int it = threadIdx.x; it < %s * %lld; it += blockDim.x) {\n"
-                "  const int r = it / %lld, ql = it - r * %lld, q = %lld + ql;\n",
+                "  for (int item = threadIdx.x; item < %s * %lld; item += blockDim.x) {\n"
+                "  const int r = item / %lld, ql = item - r * %lld, q = %lld + ql;\n",
                 p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3, (long long)q_lo,
                 (long long)q_hi - 1, rows_macro, qn, qn, qn, (long long)q_lo);
   if (p->mode == OEQ_MODE_UVW)

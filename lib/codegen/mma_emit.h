@@ -18,10 +18,11 @@ static inline int64_t mma_pairs(const oeq_path_t *p) {
   return p->mode == OEQ_MODE_UVW ? p->mul1 * p->mul2 : p->mul1;
 }
 
-/* oeq_tf32 / oeq_split (a float32 as two TF32 parts) and oeq_mma
- * (m16n8k8 TF32 with float32 sums), or, for float64, oeq_mma (m8n8k4);
- * plus the cp.async helpers oeq_cp_async, oeq_cp_commit and
- * oeq_cp_wait_previous. */
+/* Once per translation unit, before the tensor-core kernels: oeq_tf32 /
+ * oeq_split (a float32 as two TF32 parts) and oeq_mma (m16n8k8 TF32 with
+ * float32 sums), or, for float64, oeq_mma (m8n8k4); the cp.async helpers
+ * oeq_cp_async, oeq_cp_commit and oeq_cp_wait_previous; the staged row
+ * strides OEQ_MMA_XDP, OEQ_MMA_YDP, OEQ_MMA_ZDP (mma_padded_row). */
 void mma_emit_primitives(const emit_ctx_t *c, int is_double);
 
 /* A device function `name`(oeq_it *st, x, y[, dz], long long r0, long

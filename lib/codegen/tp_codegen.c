@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "codegen/emit_util.h"
+#include "codegen/mma_emit.h"
 #include "problem.h"
 
 /* Largest 2l+1 the emitters' fixed index tables hold. */
@@ -199,6 +200,8 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
   /* the tensor-core dw kernel decides whether the backward forms dw */
   dw_mma_plan_t *dw_plan = dw_mma_plan(s, target, c.ct_is_double);
   c.dw_mma = dw_plan;
+  fwd_mma_plan_t *fwd_plan = fwd_mma_plan(s, target, c.ct_is_double);
+  c.fwd_mma = fwd_plan;
   size_shared_memory(&c);
   /* Many paths: keep each chunk loop rolled (NVVM time grows fast with
    * straight-line code); few paths: let the compiler unroll for ILP. */
@@ -223,6 +226,7 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
   if (c.bwd_dw_private) c.bwd_dw_block = (size_t)wpb * c.bwd_dw_copy;
   if (widest > room) {
     dw_mma_plan_free(dw_plan);
+    fwd_mma_plan_free(fwd_plan);
     oeq_sb_free(&sb);
     return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
                     "a row needs %zu bytes of shared memory, the device allows %zu per block "
@@ -236,19 +240,26 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
   emit_prelude(&c);
   if (getenv("OEQ_TEST_BREAK_SOURCE"))
     oeq_sb_puts(&sb, "this_is_a_deliberate_error_for_oeq_tests;\n");
-  emit_tp_forward(&c);
+  if (dw_plan || fwd_plan) mma_emit_primitives(&c, c.ct_is_double);
+  if (fwd_plan)
+    emit_tp_forward_mma(&c);
+  else
+    emit_tp_forward(&c);
   emit_tp_backward(&c);
   if (dw_plan) emit_tp_dw_mma(&c);
   char *text = oeq_sb_take(&sb);
   if (!text) {
     dw_mma_plan_free(dw_plan);
+    fwd_mma_plan_free(fwd_plan);
     return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory generating kernel source");
   }
   *out = (oeq_tp_source_t){
       .text = text,
       .warp_size = c.warp_size,
       .warps_per_block = wpb,
-      .forward_shared_bytes = (size_t)wpb * c.fwd_per_warp,
+      .forward_shared_bytes = fwd_plan ? fwd_mma_shared_bytes(fwd_plan) : (size_t)wpb * c.fwd_per_warp,
+      .forward_threads = fwd_plan ? fwd_mma_threads() : wpb * c.warp_size,
+      .forward_rows = fwd_plan ? fwd_mma_rows() : wpb,
       .backward_shared_bytes = c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp,
       .backward_zeroes_dw = s->shared_weights && s->weight_numel > 0,
       .dw_groups = dw_plan ? dw_mma_groups(dw_plan) : 0,
@@ -257,5 +268,6 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
       .dw_rows = dw_plan ? dw_mma_rows() : 0,
   };
   dw_mma_plan_free(dw_plan);
+  fwd_mma_plan_free(fwd_plan);
   return OEQ_SUCCESS;
 }

@@ -30,6 +30,10 @@ typedef struct oeq_tp_source {
   char *text; /* the translation unit (free() it) */
   int warp_size, warps_per_block;
   size_t forward_shared_bytes, backward_shared_bytes; /* dynamic, per block */
+  /* The forward's block: forward_threads threads taking forward_rows rows
+   * at a time (gridDim.x = ceil(batch / forward_rows) at most): a warp a
+   * row (warps_per_block), or the tensor-core forward's row tiles. */
+  int forward_threads, forward_rows;
   int backward_zeroes_dw; /* 1: dw must be zeroed before the backward kernel */
   /* Shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c): 0, or
    * the dw kernel's grid height (gridDim.y: tile groups); it runs after the

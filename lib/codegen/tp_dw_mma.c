@@ -376,11 +376,8 @@ void emit_tp_dw_mma(const emit_ctx_t *c) {
   const size_t staged = stage_bytes(pl, isz);
   oeq_sb_printf(c->sb,
                 "// shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c)\n"
-                "#define OEQ_DW_ROWS %d\n#define OEQ_DW_WARPS %d\n"
-                "#define OEQ_MMA_XDP %lld\n#define OEQ_MMA_YDP %lld\n#define OEQ_MMA_ZDP %lld\n",
-                DW_ROWS, DW_WARPS, (long long)pl->xdp, (long long)pl->ydp, (long long)pl->zdp);
-  oeq_sb_printf(c->sb, "#define OEQ_DW_STAGE %lld\n", (long long)(staged / isz));
-  mma_emit_primitives(c, pl->is_double);
+                "#define OEQ_DW_ROWS %d\n#define OEQ_DW_WARPS %d\n#define OEQ_DW_STAGE %lld\n",
+                DW_ROWS, DW_WARPS, (long long)(staged / isz));
   oeq_sb_puts(c->sb, pl->is_double ? dw_tile_f64 : dw_tile_f32);
   mma_emit_stage(c, "oeq_dw_stage", "OEQ_DW_ROWS", 1);
   for (int gi = 0; gi < pl->n_groups; gi++)
