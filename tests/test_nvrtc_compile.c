@@ -314,6 +314,8 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   /* and the forward (every path a weighted uvw with shared weights) */
   cr_expect(has(&s, "oeq_fwd_tile(") && s.forward_threads == 256 && s.forward_rows == 16,
             "e3tools_transformer: forward not on tensor cores");
+  cr_expect(has(&s, "oeq_bwd_tile(") && s.backward_threads == 256 && s.backward_rows == 16,
+            "e3tools_transformer: dx, dy not on tensor cores");
   free(s.text);
   s = anchor_source("tetris-poly-1", OEQ_FLOAT32); /* 1.6 weights a row element */
   cr_expect(s.dw_groups == 0 && !has(&s, "oeq_fwd_tile("), "tetris-poly-1 on tensor cores");
@@ -330,8 +332,10 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   free(s.text);
   s = anchor_source("DiffDock-L=1", OEQ_FLOAT32); /* per-row weights */
   cr_expect(s.dw_groups == 0 && !has(&s, "mma.sync"), "tensor cores for per-row weights");
-  cr_expect(s.forward_threads == 4 * 32 && s.forward_rows == 4, "a warp a row: %d threads, %d rows",
-            s.forward_threads, s.forward_rows);
+  cr_expect(s.forward_threads == 4 * 32 && s.forward_rows == 4 && s.backward_threads == 4 * 32 &&
+                s.backward_rows == 4,
+            "a warp a row: %d / %d threads, %d / %d rows", s.forward_threads, s.backward_threads,
+            s.forward_rows, s.backward_rows);
   free(s.text);
 
   /* many tiles: several groups, and the source compiles (where NVRTC is) */

@@ -24,7 +24,8 @@ typedef struct cuda_plan {
   CUmodule module;
   CUfunction forward, backward;
   CUfunction backward_dw; /* shared-weight dw on tensor cores; NULL: none */
-  unsigned block_threads;   /* the backward's block */
+  unsigned block_threads;   /* the backward's block, taking backward_rows rows at a time */
+  int backward_rows;
   unsigned forward_threads; /* the forward's block, taking forward_rows rows at a time */
   int forward_rows;
   unsigned forward_shared, backward_shared;
@@ -130,7 +131,8 @@ static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, cons
       (r = cu->cuModuleGetFunction(&cp->backward, cp->module, OEQ_TP_BACKWARD_KERNEL)) != 0)
     return oeq_cuda_fail(err, r, "cuModuleGetFunction");
   cp->warps_per_block = src->warps_per_block;
-  cp->block_threads = (unsigned)(src->warps_per_block * src->warp_size);
+  cp->block_threads = (unsigned)src->backward_threads;
+  cp->backward_rows = src->backward_rows;
   cp->forward_threads = (unsigned)src->forward_threads;
   cp->forward_rows = src->forward_rows;
   cp->forward_shared = (unsigned)src->forward_shared_bytes;
@@ -310,7 +312,7 @@ static oeq_status_t cuda_tp_backward(const oeq_plan_t *plan, int64_t batch, cons
   if (r == OEQ_CUDA_SUCCESS && batch > 0) {
     long long rows = (long long)batch;
     void *args[] = {&x, &y, &w, &dz, &dx, &dy, &dw, &rows};
-    r = cu->cuLaunchKernel(cp->backward, grid_for(batch, cp->warps_per_block, cp->backward_grid_max),
+    r = cu->cuLaunchKernel(cp->backward, grid_for(batch, cp->backward_rows, cp->backward_grid_max),
                            1, 1, cp->block_threads, 1, 1, cp->backward_shared, (CUstream)stream,
                            args, NULL);
     if (r == OEQ_CUDA_SUCCESS && cp->backward_dw) {

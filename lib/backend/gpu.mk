@@ -13,7 +13,7 @@ liboeq_core_la_SOURCES += \
 	lib/codegen/tp_backward.c \
 	lib/codegen/tp_dw_mma.c \
 	lib/codegen/mma_emit.c lib/codegen/mma_emit.h \
-	lib/codegen/tp_fwd_mma.c
+	lib/codegen/tp_fwd_mma.c lib/codegen/tp_bwd_mma.c lib/codegen/pair_mma.h
 
 # Test suites (each fragment adds its suites to TESTS). The GPU suite
 # reaches the driver through oeq's dlopen table, so both build without CUDA.

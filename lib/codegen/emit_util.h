@@ -103,5 +103,10 @@ size_t fwd_mma_shared_bytes(const fwd_mma_plan_t *pl);
 int fwd_mma_threads(void);
 int fwd_mma_rows(void);
 void emit_tp_forward_mma(const emit_ctx_t *c);
+/* tp_bwd_mma.c: the backward kernel (dx, dy) for the same problems, where
+ * fwd_mma_backward_fits(); dw then comes from the dw kernel. */
+int fwd_mma_backward_fits(const fwd_mma_plan_t *pl);
+size_t fwd_mma_backward_shared_bytes(const fwd_mma_plan_t *pl);
+void emit_tp_backward_mma(const emit_ctx_t *c);
 
 #endif

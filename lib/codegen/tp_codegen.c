@@ -13,6 +13,12 @@
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* 0: dx, dy from the warp-a-row backward even where the tensor-core one
+ * applies (for measuring one against the other). */
+#ifndef OEQ_BWD_MMA
+#define OEQ_BWD_MMA 1
+#endif
+
 /* A shared-weight dw accumulator per block pays off only while it leaves
  * room for several warps; past this, global atomics per row instead. */
 #define DW_BLOCK_MAX_BYTES (48 * 1024)
@@ -245,7 +251,12 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
     emit_tp_forward_mma(&c);
   else
     emit_tp_forward(&c);
-  emit_tp_backward(&c);
+  /* dx, dy on tensor cores where the forward is, and the dw kernel forms dw */
+  const int bwd_mma = OEQ_BWD_MMA && fwd_plan && dw_plan && fwd_mma_backward_fits(fwd_plan);
+  if (bwd_mma)
+    emit_tp_backward_mma(&c);
+  else
+    emit_tp_backward(&c);
   if (dw_plan) emit_tp_dw_mma(&c);
   char *text = oeq_sb_take(&sb);
   if (!text) {
@@ -260,7 +271,10 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
       .forward_shared_bytes = fwd_plan ? fwd_mma_shared_bytes(fwd_plan) : (size_t)wpb * c.fwd_per_warp,
       .forward_threads = fwd_plan ? fwd_mma_threads() : wpb * c.warp_size,
       .forward_rows = fwd_plan ? fwd_mma_rows() : wpb,
-      .backward_shared_bytes = c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp,
+      .backward_shared_bytes = bwd_mma ? fwd_mma_backward_shared_bytes(fwd_plan)
+                                       : c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp,
+      .backward_threads = bwd_mma ? fwd_mma_threads() : wpb * c.warp_size,
+      .backward_rows = bwd_mma ? fwd_mma_rows() : wpb,
       .backward_zeroes_dw = s->shared_weights && s->weight_numel > 0,
       .dw_groups = dw_plan ? dw_mma_groups(dw_plan) : 0,
       .dw_threads = dw_plan ? dw_mma_threads() : 0,

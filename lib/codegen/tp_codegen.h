@@ -34,6 +34,7 @@ typedef struct oeq_tp_source {
    * at a time (gridDim.x = ceil(batch / forward_rows) at most): a warp a
    * row (warps_per_block), or the tensor-core forward's row tiles. */
   int forward_threads, forward_rows;
+  int backward_threads, backward_rows; /* the same for the backward */
   int backward_zeroes_dw; /* 1: dw must be zeroed before the backward kernel */
   /* Shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c): 0, or
    * the dw kernel's grid height (gridDim.y: tile groups); it runs after the

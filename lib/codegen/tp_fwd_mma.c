@@ -18,32 +18,14 @@
 
 #include "codegen/emit_util.h"
 #include "codegen/mma_emit.h"
+#include "codegen/pair_mma.h"
 #include "problem.h"
 
-#define FWD_WARPS 8
-#define FWD_ROWS 16
 /* As for the dw kernel (tp_dw_mma.c): worth it only where a row has many
  * weights per element it moves. */
 #ifndef FWD_MIN_WEIGHTS_PER_ROW_ELEMENT
 #define FWD_MIN_WEIGHTS_PER_ROW_ELEMENT 8
 #endif
-
-typedef struct fwd_path {
-  int64_t pairs_pad; /* pairs rounded up to the K step (8) */
-  int64_t ldq;       /* t block stride (pairs, padded: 4 mod 32) */
-  int64_t ts_off;
-  int64_t ldw;       /* W block stride (outputs, padded: 8 mod 32) */
-  int64_t ws_off;
-} fwd_path_t;
-
-struct fwd_mma_plan {
-  int is_double;
-  int tm; /* tile rows: 16 float32, 8 float64 */
-  fwd_path_t *paths;
-  int64_t xdp, ydp, zdp;
-  int64_t ts_elems, ws_elems;
-  size_t stage_bytes, ts_at, ws_at, zs_at, shared_bytes;
-};
 
 void fwd_mma_plan_free(fwd_mma_plan_t *pl) {
   if (!pl) return;
@@ -93,6 +75,13 @@ fwd_mma_plan_t *fwd_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t
   pl->ws_at = pl->ts_at + ((size_t)pl->ts_elems * csz + 15) / 16 * 16;
   pl->zs_at = pl->ws_at + ((size_t)pl->ws_elems * csz + 15) / 16 * 16;
   pl->shared_bytes = pl->zs_at + ((size_t)FWD_ROWS * (size_t)pl->zdp * isz + 15) / 16 * 16;
+  /* the backward: x, y and dz staged; g where t was; dx and dy rows */
+  pl->bwd_stage_bytes = ((size_t)FWD_ROWS * (size_t)(pl->xdp + pl->ydp + pl->zdp) * isz + 15) / 16 * 16;
+  pl->bwd_ts_at = 2 * pl->bwd_stage_bytes;
+  pl->bwd_ws_at = pl->bwd_ts_at + ((size_t)pl->ts_elems * csz + 15) / 16 * 16;
+  pl->bwd_dxs_at = pl->bwd_ws_at + ((size_t)pl->ws_elems * csz + 15) / 16 * 16;
+  pl->bwd_shared_bytes = pl->bwd_dxs_at + (size_t)FWD_ROWS * (size_t)(pl->xdp + pl->ydp) * csz;
+  if (pl->bwd_shared_bytes > target->max_shared_per_block) pl->bwd_shared_bytes = 0;
   if (pl->shared_bytes > target->max_shared_per_block) {
     fwd_mma_plan_free(pl);
     return NULL;
@@ -101,6 +90,8 @@ fwd_mma_plan_t *fwd_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t
 }
 
 size_t fwd_mma_shared_bytes(const fwd_mma_plan_t *pl) { return pl->shared_bytes; }
+int fwd_mma_backward_fits(const fwd_mma_plan_t *pl) { return pl->bwd_shared_bytes > 0; }
+size_t fwd_mma_backward_shared_bytes(const fwd_mma_plan_t *pl) { return pl->bwd_shared_bytes; }
 int fwd_mma_threads(void) { return FWD_WARPS * 32; }
 int fwd_mma_rows(void) { return FWD_ROWS; }
 
@@ -137,7 +128,7 @@ static const char fwd_tile_f64[] =
 
 /* W of every path into shared memory once per block, padded with zeros
  * (pairs to the K step, outputs to whole tiles). */
-static void emit_stage_weights(const emit_ctx_t *c) {
+void pair_mma_emit_weights(const emit_ctx_t *c) {
   const fwd_mma_plan_t *pl = c->fwd_mma;
   for (int i = 0; i < c->s->n_paths; i++) {
     const oeq_path_t *p = &c->s->paths[i];
@@ -223,7 +214,7 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
                 "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) ts[i] = (oeq_ct)0;\n"
                 "  for (int i = threadIdx.x; i < OEQ_FWD_ROWS * OEQ_MMA_ZDP; i += blockDim.x) zs[i] = (oeq_it)0;\n",
                 (long long)pl->ts_elems);
-  emit_stage_weights(c);
+  pair_mma_emit_weights(c);
   oeq_sb_puts(c->sb,
               "  const long long step = (long long)gridDim.x * OEQ_FWD_ROWS;\n"
               "  long long r0 = (long long)blockIdx.x * OEQ_FWD_ROWS;\n"
