@@ -24,7 +24,7 @@ static const char bwd_tile_f32[] =
     " * lane's output t (zero past the block: oleft = mul3 - t); wb: W of the\n"
     " * lane's pair g at output t. */\n"
     "__device__ __forceinline__ void oeq_bwd_tile(float *acc, const oeq_it *__restrict__ za,\n"
-    "    const float *__restrict__ wb, int KSTEPS, int OSTRIDE, int oleft, int LDW) {\n"
+    "    const float *__restrict__ wb, int KSTEPS, int OSTRIDE, int oleft) {\n"
     "#pragma unroll 2\n"
     "  for (int s = 0; s < KSTEPS; ++s) {\n"
     "    const int o0 = s * 8;\n"
@@ -38,19 +38,17 @@ static const char bwd_tile_f32[] =
     "    oeq_split(wb[o0], bh[0], bl[0]); oeq_split(wb[o0 + 4], bh[1], bl[1]);\n"
     "    oeq_mma(acc, al, bh); oeq_mma(acc, ah, bl); oeq_mma(acc, ah, bh);\n"
     "  }\n"
-    "  (void)LDW;\n"
     "}\n";
 
 static const char bwd_tile_f64[] =
     "/* acc (8 x 8) += dz W^T. Fragments (PTX m8n8k4): a0 = A[g][t], b0 = B[t][g]. */\n"
     "__device__ __forceinline__ void oeq_bwd_tile(double *acc, const oeq_it *__restrict__ za,\n"
-    "    const double *__restrict__ wb, int KSTEPS, int OSTRIDE, int oleft, int LDW) {\n"
+    "    const double *__restrict__ wb, int KSTEPS, int OSTRIDE, int oleft) {\n"
     "#pragma unroll 2\n"
     "  for (int s = 0; s < 2 * KSTEPS; ++s) {\n"
     "    const int o0 = s * 4;\n"
     "    oeq_mma(acc, o0 < oleft ? (double)za[o0 * OSTRIDE] : 0.0, wb[o0]);\n"
     "  }\n"
-    "  (void)LDW;\n"
     "}\n";
 
 /* g of path p (tiles dealt round robin to the warps, continuing from the
@@ -70,12 +68,12 @@ static void emit_path_g(const emit_ctx_t *c, int i, int *dealt) {
                 "  const int k = kk0 / OEQ_FWD_ROWS, r = kk0 %% OEQ_FWD_ROWS + fg;\n"
                 "  oeq_ct acc[%d] = {};\n"
                 "  oeq_bwd_tile(acc, dzs + r * OEQ_MMA_ZDP + %lld + k * %lld + ft * %lld,\n"
-                "               ws + %lld + (q0 + fg) * %lld + ft, %lld, %lld, %lld - ft, %lld);\n",
+                "               ws + %lld + (q0 + fg) * %lld + ft, %lld, %lld, %lld - ft);\n",
                 p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3, n_tiles,
                 (FWD_WARPS - *dealt % FWD_WARPS) % FWD_WARPS, n_tiles, nt_n, pl->tm, nt_n,
                 pl->is_double ? 2 : 4, (long long)p->z_offset, kstride, ostride,
                 (long long)fp->ws_off, (long long)fp->ldw, (long long)((p->mul3 + 7) / 8), ostride,
-                (long long)p->mul3, (long long)fp->ldw);
+                (long long)p->mul3);
   *dealt += (int)(n_tiles % FWD_WARPS);
   /* accumulator element e: row g (+8 for e >= 2), column 2t (+1 for odd e) */
   oeq_sb_printf(c->sb,

@@ -5,8 +5,8 @@
  * For an output block, z[r][o][k] = sum over its paths p and pairs q of
  * t_p[r][q][k] W_p[q][o]: with (k, r) as rows, a matrix product T W whose
  * W is the same for every row. A block of 8 warps keeps every W in shared
- * memory, then per tile of
- * OEQ_FWD_ROWS rows: stages x and y (cp.async, the next tile in flight),
+ * memory, then per tile of OEQ_FWD_ROWS rows: stages x and y (cp.async,
+ * the next tile in flight),
  * writes t of every path into shared memory, and the warps share out the
  * 16 x 8 (float32) / 8 x 8 (float64) tiles of each output block, summing
  * over the block's paths and pairs with mma.sync (three TF32 products in
@@ -58,7 +58,8 @@ fwd_mma_plan_t *fwd_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t
     fwd_path_t *fp = &pl->paths[i];
     fp->pairs_pad = round_up(mma_pairs(p), 8);
     /* A reads: lanes (g, t) at g ldq + t, distinct banks for ldq = 4 mod 8;
-     * B reads: lanes at t ldw + g, distinct for ldw = 8 or 24 mod 32 */
+     * B reads: lanes at t ldw + g, distinct for ldw = 8 or 24 mod 32 (the
+     * backward reads W^T, g ldw + t: two lanes a bank) */
     fp->ldq = pad_to(fp->pairs_pad, 4, 8);
     fp->ldw = pad_to(round_up(p->mul3, 8), 8, 16);
     fp->ts_off = pl->ts_elems;
@@ -97,7 +98,7 @@ int fwd_mma_rows(void) { return FWD_ROWS; }
 
 /* ------------------------------------------------------------ emission */
 
-/* acc += t W over one path's pairs for a tile (ta, tb: the lane's first
+/* acc += t W over one path's pairs for a tile (ta, wb: the lane's first
  * operands: t at (row g, pair t), W at (pair t, output g)). */
 static const char fwd_tile_f32[] =
     "/* Fragments (PTX m16n8k8): a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4],\n"
