@@ -63,6 +63,12 @@ static int report(const anchor_t *a, const options_t *o) {
     printf("%s tp: x/y/z/w per row %lld/%lld/%lld/%lld, %d warps/block, shared forward %zu / backward %zu bytes\n",
            a->label, (long long)s->x_dim, (long long)s->y_dim, (long long)s->z_dim, (long long)s->weight_numel,
            src.warps_per_block, src.forward_shared_bytes, src.backward_shared_bytes);
+    if (src.forward_rows != src.warps_per_block)
+      printf("  forward on tensor cores: %d threads, %d rows a block at a time\n", src.forward_threads,
+             src.forward_rows);
+    if (src.backward_rows != src.warps_per_block)
+      printf("  dx, dy on tensor cores: %d threads, %d rows a block at a time\n",
+             src.backward_threads, src.backward_rows);
     if (src.dw_groups)
       printf("  dw on tensor cores: %d tile groups, %d threads, %zu bytes of shared memory\n",
              src.dw_groups, src.dw_threads, src.dw_shared_bytes);
