@@ -16,7 +16,8 @@
  * Per-row dw is stored directly (each weight exactly once). Shared dw is
  * summed per block in shared memory when it fits and added to global memory
  * once per block (dw zeroed beforehand on the same stream), else added
- * with global atomics. */
+ * with global atomics; where the tensor-core dw kernel (tp_dw_mma.c) runs,
+ * the pair paths' shared dw is left to it. */
 #include <stdio.h>
 
 #include "codegen/emit_util.h"

@@ -5,8 +5,12 @@
  * schedule: every multiplicity, offset and CG coefficient is a compile-time
  * constant and the CG sums are unrolled straight-line code. A warp owns a
  * batch row at a time (grid-stride loop over rows); lanes run across the
- * multiplicity of the block being produced. The dialect is chosen here, at
- * generation time: no text is substituted afterwards. */
+ * multiplicity of the block being produced. With shared weights, uvw / uuw
+ * products are matrix products over the batch and go to tensor-core
+ * kernels that take 16 rows at a time (CUDA sm_80+): a third kernel for
+ * their dw (tp_dw_mma.c) and, where every path is one, the forward and the
+ * backward themselves (tp_fwd_mma.c, tp_bwd_mma.c). The dialect is chosen
+ * here, at generation time: no text is substituted afterwards. */
 #ifndef OEQ_TP_CODEGEN_H
 #define OEQ_TP_CODEGEN_H
 
