@@ -15,7 +15,7 @@
 
 /* ----------------------------------------------------------- test problems */
 
-typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT, P_PAIRS } problem_id_t;
+typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT, P_PAIRS, P_E3T_GAP } problem_id_t;
 
 /* One instruction of a hand-built problem (weights with path weight 1). */
 typedef struct {
@@ -104,6 +104,11 @@ static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t 
      * float32 the forward on tensor cores too, tp_fwd_mma.c) */
     case P_PAIRS:
       st = oeq_problem_create_fully_connected(PAIRS_IN1, PAIRS_IN2, PAIRS_OUT, &p);
+      break;
+    /* an output block no path reaches (3e), z narrow enough for the
+     * tensor-core forward to write its rows over the staged x and y */
+    case P_E3T_GAP:
+      st = oeq_problem_create_fully_connected("64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o+1x3e", &p);
       break;
   }
   cr_assert_eq(st, OEQ_SUCCESS, "%s", oeq_last_error());

@@ -28,7 +28,8 @@ struct fwd_mma_plan {
   fwd_path_t *paths;
   int64_t xdp, ydp, zdp;
   int64_t ts_elems, ws_elems;
-  /* forward: stages of x, y; t; W; z rows */
+  /* forward: stages of x, y; t; W; z rows (in the tile's own stage, once
+   * its x and y are used, where they fit there: zs_at 0) */
   size_t stage_bytes, ts_at, ws_at, zs_at, shared_bytes;
   /* backward (0 where it does not fit): stages of x, y, dz; g; W; dx, dy rows */
   size_t bwd_stage_bytes, bwd_ts_at, bwd_ws_at, bwd_dxs_at, bwd_shared_bytes;

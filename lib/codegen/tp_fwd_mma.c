@@ -11,8 +11,9 @@
  * 16 x 8 (float32) / 8 x 8 (float64) tiles of each output block, summing
  * over the block's paths and pairs with mma.sync (three TF32 products in
  * float32, the DMMA in float64: both keep their dtype's accuracy). The
- * finished rows go out from shared memory in coalesced stores; output
- * blocks no path reaches stay zero. CUDA sm_80 and newer only. */
+ * finished rows go out from shared memory in coalesced stores (written
+ * over the tile's x and y where they fit there); output blocks no path
+ * reaches are zero. CUDA sm_80 and newer only. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -74,8 +75,12 @@ fwd_mma_plan_t *fwd_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t
   pl->stage_bytes = ((size_t)FWD_ROWS * (size_t)(pl->xdp + pl->ydp) * isz + 15) / 16 * 16;
   pl->ts_at = 2 * pl->stage_bytes;
   pl->ws_at = pl->ts_at + ((size_t)pl->ts_elems * csz + 15) / 16 * 16;
-  pl->zs_at = pl->ws_at + ((size_t)pl->ws_elems * csz + 15) / 16 * 16;
-  pl->shared_bytes = pl->zs_at + ((size_t)FWD_ROWS * (size_t)pl->zdp * isz + 15) / 16 * 16;
+  const size_t ws_end = pl->ws_at + ((size_t)pl->ws_elems * csz + 15) / 16 * 16;
+  /* z rows where the tile's x and y were (one block more per SM on
+   * e3tools_transformer), else after W */
+  const int z_in_stage = pl->zdp <= pl->xdp + pl->ydp;
+  pl->zs_at = z_in_stage ? 0 : ws_end;
+  pl->shared_bytes = z_in_stage ? ws_end : ws_end + ((size_t)FWD_ROWS * (size_t)pl->zdp * isz + 15) / 16 * 16;
   /* the backward: x, y and dz staged; g where t was; dx and dy rows */
   pl->bwd_stage_bytes = ((size_t)FWD_ROWS * (size_t)(pl->xdp + pl->ydp + pl->zdp) * isz + 15) / 16 * 16;
   pl->bwd_ts_at = 2 * pl->bwd_stage_bytes;
@@ -205,16 +210,19 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
                 "  const int lane = threadIdx.x %% OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
                 "  const int fg = lane >> 2, ft = lane & 3; /* fragment row group, thread in group */\n"
                 "  oeq_it *stage = reinterpret_cast<oeq_it *>(oeq_smem);\n"
-                "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n"
-                "  oeq_it *zs = reinterpret_cast<oeq_it *>(oeq_smem + %zu);\n",
-                FWD_WARPS * 32, OEQ_TP_FORWARD_KERNEL, pl->ts_at, pl->zs_at);
+                "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n",
+                FWD_WARPS * 32, OEQ_TP_FORWARD_KERNEL, pl->ts_at);
+  if (pl->zs_at)
+    oeq_sb_printf(c->sb, "  oeq_it *zs = reinterpret_cast<oeq_it *>(oeq_smem + %zu);\n", pl->zs_at);
   oeq_sb_printf(c->sb, "  oeq_ct *ws = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n", pl->ws_at);
   /* t and z start zero: entries no path writes (padding, unreached k and
    * output blocks) stay so */
   oeq_sb_printf(c->sb,
-                "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) ts[i] = (oeq_ct)0;\n"
-                "  for (int i = threadIdx.x; i < OEQ_FWD_ROWS * OEQ_MMA_ZDP; i += blockDim.x) zs[i] = (oeq_it)0;\n",
+                "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) ts[i] = (oeq_ct)0;\n",
                 (long long)pl->ts_elems);
+  if (pl->zs_at)
+    oeq_sb_puts(c->sb,
+                "  for (int i = threadIdx.x; i < OEQ_FWD_ROWS * OEQ_MMA_ZDP; i += blockDim.x) zs[i] = (oeq_it)0;\n");
   pair_mma_emit_weights(c);
   oeq_sb_puts(c->sb,
               "  const long long step = (long long)gridDim.x * OEQ_FWD_ROWS;\n"
@@ -235,7 +243,20 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
     mma_emit_pair_t(c, p, 0, mma_pairs(p), pl->paths[i].ts_off, pl->paths[i].ldq, "OEQ_FWD_ROWS",
                     pl->xdp, pl->ydp);
   }
-  oeq_sb_puts(c->sb, "  __syncthreads();\n");
+  oeq_sb_puts(c->sb, "  __syncthreads(); /* x and y read */\n");
+  if (!pl->zs_at) {
+    /* z rows over the stage just read: blocks no path reaches zeroed */
+    oeq_sb_puts(c->sb, "  oeq_it *zs = stage + (it & 1) * OEQ_FWD_STAGE;\n");
+    for (int b = 0; b < s->n_out_blocks; b++) {
+      const oeq_block_t *ob = &s->out_blocks[b];
+      if (ob->written) continue;
+      const long long n = (long long)ob->mul * ob->d;
+      oeq_sb_printf(c->sb,
+                    "  for (int i = threadIdx.x; i < OEQ_FWD_ROWS * %lld; i += blockDim.x)\n"
+                    "    zs[(i / %lld) * OEQ_MMA_ZDP + %lld + i %% %lld] = (oeq_it)0;\n",
+                    n, n, (long long)ob->offset, n);
+    }
+  }
   int dealt = 0;
   for (int b = 0; b < s->n_out_blocks; b++)
     if (s->out_blocks[b].written) emit_block_tiles(c, &s->out_blocks[b], &dealt);
