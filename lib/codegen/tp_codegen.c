@@ -14,9 +14,13 @@
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 /* 0: dx, dy from the warp-a-row backward even where the tensor-core one
- * applies (for measuring one against the other). */
+ * applies; OEQ_TENSOR_CORES 0: no tensor-core kernel at all (for
+ * measuring one against the other). */
 #ifndef OEQ_BWD_MMA
 #define OEQ_BWD_MMA 1
+#endif
+#ifndef OEQ_TENSOR_CORES
+#define OEQ_TENSOR_CORES 1
 #endif
 
 /* A shared-weight dw accumulator per block pays off only while it leaves
@@ -204,9 +208,9 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
   c.ct_is_double = s->irrep_dtype == OEQ_FLOAT64 || s->weight_dtype == OEQ_FLOAT64;
   c.ct = c.ct_is_double ? "double" : "float";
   /* the tensor-core dw kernel decides whether the backward forms dw */
-  dw_mma_plan_t *dw_plan = dw_mma_plan(s, target, c.ct_is_double);
+  dw_mma_plan_t *dw_plan = OEQ_TENSOR_CORES ? dw_mma_plan(s, target, c.ct_is_double) : NULL;
   c.dw_mma = dw_plan;
-  fwd_mma_plan_t *fwd_plan = fwd_mma_plan(s, target, c.ct_is_double);
+  fwd_mma_plan_t *fwd_plan = OEQ_TENSOR_CORES ? fwd_mma_plan(s, target, c.ct_is_double) : NULL;
   c.fwd_mma = fwd_plan;
   size_shared_memory(&c);
   /* Many paths: keep each chunk loop rolled (NVVM time grows fast with
