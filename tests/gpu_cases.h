@@ -15,7 +15,7 @@
 
 /* ----------------------------------------------------------- test problems */
 
-typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT, P_PAIRS, P_E3T_GAP } problem_id_t;
+typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT, P_PAIRS, P_E3T_GAP, P_WIDE } problem_id_t;
 
 /* One instruction of a hand-built problem (weights with path weight 1). */
 typedef struct {
@@ -63,6 +63,7 @@ static oeq_problem_t *direct_problem(void) {
                       "33x1o+33x0e+7x2e+40x1e+5x3o+33x2e+1x2e", ins, sizeof ins / sizeof ins[0]);
 }
 
+#define WIDE_IRREPS "128x0e+128x1o+128x2e"
 #define PAIRS_IN1 "17x0e+9x1o+3x2e"
 #define PAIRS_IN2 "5x0e+3x1o+1x2e"
 #define PAIRS_OUT "17x0e+9x1o+11x2e+3x3o"
@@ -109,6 +110,11 @@ static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t 
      * tensor-core forward to write its rows over the staged x and y */
     case P_E3T_GAP:
       st = oeq_problem_create_fully_connected("64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o+1x3e", &p);
+      break;
+    /* rows too wide to stage 16 at a time for the dw kernel (8), 22 tile
+     * groups */
+    case P_WIDE:
+      st = oeq_problem_create_fully_connected(WIDE_IRREPS, "1x0e+1x1o+1x2e", WIDE_IRREPS, &p);
       break;
   }
   cr_assert_eq(st, OEQ_SUCCESS, "%s", oeq_last_error());

@@ -363,4 +363,19 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   free(s.text);
   oeq_schedule_free(sched);
   oeq_problem_destroy(p);
+
+  /* rows too wide for 16 staged at a time: 8 (generated, not compiled here:
+   * the GPU suite's wide_shared_f32 runs it) */
+  cr_assert_eq(oeq_problem_create_fully_connected("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e",
+                                                  "128x0e+128x1o+128x2e", &p),
+               OEQ_SUCCESS);
+  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
+  target.sm = 90;
+  target.max_shared_per_block = 227 * 1024;
+  cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  cr_expect(s.dw_groups > 1 && s.dw_rows == 8, "wide rows: %d dw groups, %d rows", s.dw_groups,
+            s.dw_rows);
+  free(s.text);
+  oeq_schedule_free(sched);
+  oeq_problem_destroy(p);
 }

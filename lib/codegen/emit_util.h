@@ -90,7 +90,7 @@ void dw_mma_plan_free(dw_mma_plan_t *pl);
 size_t dw_mma_shared_bytes(const dw_mma_plan_t *pl);
 int dw_mma_groups(const dw_mma_plan_t *pl);
 int dw_mma_threads(void);
-int dw_mma_rows(void);
+int dw_mma_rows(const dw_mma_plan_t *pl);
 void emit_tp_dw_mma(const emit_ctx_t *c);
 
 /* tp_fwd_mma.c: NULL where the tensor-core forward does not apply (not

@@ -283,7 +283,7 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
       .dw_groups = dw_plan ? dw_mma_groups(dw_plan) : 0,
       .dw_threads = dw_plan ? dw_mma_threads() : 0,
       .dw_shared_bytes = dw_plan ? dw_mma_shared_bytes(dw_plan) : 0,
-      .dw_rows = dw_plan ? dw_mma_rows() : 0,
+      .dw_rows = dw_plan ? dw_mma_rows(dw_plan) : 0,
   };
   dw_mma_plan_free(dw_plan);
   fwd_mma_plan_free(fwd_plan);

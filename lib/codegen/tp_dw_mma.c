@@ -33,6 +33,8 @@
 /* Accumulator tiles per warp and group: 32 registers (float32: 4 a tile,
  * float64: 2 doubles). */
 #define DW_SLOTS 8
+/* Rows a block stages at a time (fewer where 16 rows of x, y and dz do
+ * not fit in shared memory: dw_mma_plan). */
 #define DW_ROWS 16
 #define DW_MAX_GROUPS 32
 /* __launch_bounds__ minimum blocks per SM: as many as shared memory
@@ -77,6 +79,7 @@ typedef struct dw_group {
 struct dw_mma_plan {
   int is_double;
   int tm;           /* tile rows (pairs): 16 float32, 8 float64 */
+  int rows;         /* batch rows staged at a time (DW_ROWS, 8 or 4) */
   int n_tiles, n_gps, n_groups;
   dw_tile_t *tiles;
   dw_group_path_t *gps;
@@ -108,14 +111,14 @@ static int64_t padded_ldq(int64_t n, int is_double, int tm) {
 
 /* One stage of staged rows (x, y, dz of OEQ_DW_ROWS rows), 16-byte multiple. */
 static size_t stage_bytes(const dw_mma_plan_t *pl, size_t isz) {
-  return ((size_t)DW_ROWS * (size_t)(pl->xdp + pl->ydp + pl->zdp) * isz + 15) / 16 * 16;
+  return ((size_t)pl->rows * (size_t)(pl->xdp + pl->ydp + pl->zdp) * isz + 15) / 16 * 16;
 }
 
 static int64_t group_ts(const dw_mma_plan_t *pl, const oeq_schedule_t *s, int first_gp, int n_gp) {
   int64_t total = 0;
   for (int i = first_gp; i < first_gp + n_gp; i++) {
     const dw_group_path_t *gp = &pl->gps[i];
-    total += (int64_t)DW_ROWS * s->paths[gp->path].d3 * padded_ldq(gp->q_hi - gp->q_lo, pl->is_double, pl->tm);
+    total += (int64_t)pl->rows * s->paths[gp->path].d3 * padded_ldq(gp->q_hi - gp->q_lo, pl->is_double, pl->tm);
   }
   return total;
 }
@@ -155,7 +158,8 @@ static int add_tile(dw_mma_plan_t *pl, const oeq_schedule_t *s, int path, int64_
   return 0; /* a single tile's t does not fit */
 }
 
-dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *target, int is_double) {
+static dw_mma_plan_t *plan_rows(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
+                                int is_double, int rows) {
   if (target->dialect != OEQ_DIALECT_CUDA || target->sm < 80 || !s->shared_weights ||
       s->weight_numel <= 0 || s->weight_numel > 0x3fffffff)
     return NULL;
@@ -174,6 +178,10 @@ dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *
   if (!pl) return NULL;
   pl->is_double = is_double;
   pl->tm = tm;
+  pl->rows = rows;
+  pl->xdp = mma_padded_row(s->x_dim);
+  pl->ydp = mma_padded_row(s->y_dim);
+  pl->zdp = mma_padded_row(s->z_dim);
   pl->tiles = calloc((size_t)n_tiles, sizeof *pl->tiles);
   pl->gps = calloc((size_t)n_tiles, sizeof *pl->gps);
   pl->groups = calloc(DW_MAX_GROUPS, sizeof *pl->groups);
@@ -197,14 +205,11 @@ dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *
       dw_group_path_t *gp = &pl->gps[i];
       gp->ldq = padded_ldq(gp->q_hi - gp->q_lo, is_double, tm);
       gp->ts_off = off;
-      off += (int64_t)DW_ROWS * s->paths[gp->path].d3 * gp->ldq;
+      off += (int64_t)pl->rows * s->paths[gp->path].d3 * gp->ldq;
     }
     gr->ts_elems = off;
     if (off > ts_most) ts_most = off;
   }
-  pl->xdp = mma_padded_row(s->x_dim);
-  pl->ydp = mma_padded_row(s->y_dim);
-  pl->zdp = mma_padded_row(s->z_dim);
   pl->shared_bytes = 2 * stage_bytes(pl, isz) + (size_t)ts_most * csz;
   if (pl->shared_bytes > target->max_shared_per_block) {
     dw_mma_plan_free(pl);
@@ -216,10 +221,19 @@ dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *
   return pl;
 }
 
+/* 16 rows a tile, else as few as the K step allows (8 float32, 4 float64)
+ * where wide rows leave no room for 16. */
+dw_mma_plan_t *dw_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *target, int is_double) {
+  dw_mma_plan_t *pl = NULL;
+  for (int rows = DW_ROWS; !pl && rows >= (is_double ? 4 : 8); rows /= 2)
+    pl = plan_rows(s, target, is_double, rows);
+  return pl;
+}
+
 size_t dw_mma_shared_bytes(const dw_mma_plan_t *pl) { return pl->shared_bytes; }
 int dw_mma_groups(const dw_mma_plan_t *pl) { return pl->n_groups; }
 int dw_mma_threads(void) { return DW_WARPS * 32; }
-int dw_mma_rows(void) { return DW_ROWS; }
+int dw_mma_rows(const dw_mma_plan_t *pl) { return pl->rows; }
 
 /* ------------------------------------------------------------ emission */
 
@@ -265,10 +279,16 @@ static const char dw_tile_f64[] =
 /* The group's tile table, __constant__ and indexed by (warp, slot): the
  * tile's t block offset at its first pair, the block's stride (ldq), 2l+1
  * (0: no tile in this slot), dz block offset, first output, last output
- * of the block, dz's o and k strides. Every warp runs the same (short)
+ * of the block, dz's o and k strides, and where its sums go. Every warp
+ * runs the same (short)
  * code: written out per warp with constant parameters, the kernel outgrew
  * the instruction cache (bench/NOTES.md run R: 63% of the stalls). */
-enum { TAB_TS, TAB_LDQ, TAB_D3, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_KSTRIDE, TAB_WIDTH };
+enum {
+  TAB_TS, TAB_LDQ, TAB_D3, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_KSTRIDE,
+  /* for the final stores: the tile's first pair, the path's pairs, its
+   * first weight */
+  TAB_M0, TAB_PAIRS, TAB_W, TAB_WIDTH
+};
 
 static void emit_tile_table(const emit_ctx_t *c, const dw_group_t *g, int gi, int slots) {
   const dw_mma_plan_t *pl = c->dw_mma;
@@ -286,10 +306,11 @@ static void emit_tile_table(const emit_ctx_t *c, const dw_group_t *g, int gi, in
       const dw_group_path_t *gp = &pl->gps[g->first_gp + t->gp];
       const oeq_path_t *p = &c->s->paths[t->path];
       const int mul_ir = c->s->layout == OEQ_LAYOUT_MUL_IR;
-      oeq_sb_printf(c->sb, "{%lld, %lld, %d, %lld, %lld, %lld, %lld, %lld}, ",
+      oeq_sb_printf(c->sb, "{%lld, %lld, %d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld}, ",
                     (long long)(gp->ts_off + (t->m0 - gp->q_lo)), (long long)gp->ldq, p->d3,
                     (long long)p->z_offset, (long long)t->n0, (long long)p->mul3 - 1,
-                    mul_ir ? (long long)p->d3 : 1LL, mul_ir ? 1LL : (long long)p->mul3);
+                    mul_ir ? (long long)p->d3 : 1LL, mul_ir ? 1LL : (long long)p->mul3,
+                    (long long)t->m0, (long long)mma_pairs(p), (long long)p->w_offset);
     }
     oeq_sb_puts(c->sb, "},\n");
   }
@@ -297,8 +318,7 @@ static void emit_tile_table(const emit_ctx_t *c, const dw_group_t *g, int gi, in
 }
 
 /* A group: the block's tiles dealt to the warps round robin (tile
- * slot * warps + warp); each warp's final stores written out under a
- * switch on the warp (run once). */
+ * slot * warps + warp). */
 static void emit_group(const emit_ctx_t *c, int gi) {
   const dw_mma_plan_t *pl = c->dw_mma;
   const dw_group_t *g = &pl->groups[gi];
@@ -344,29 +364,18 @@ static void emit_group(const emit_ctx_t *c, int gi) {
                   gi, sl, sl, TAB_TS, TAB_LDQ, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_LDQ, TAB_D3,
                   TAB_KSTRIDE);
   oeq_sb_puts(c->sb, "  }\n");
-  /* each tile into dw, once per block: element (row, col) of the
-   * accumulator fragment is pair m0 + row, output n0 + col */
-  for (int sl = 0; sl < slots; sl++) {
-    oeq_sb_puts(c->sb, "  switch (warp) {\n");
-    for (int w = 0; w < DW_WARPS; w++) {
-      const int ti = sl * DW_WARPS + w;
-      if (ti >= g->n_tiles) break;
-      const dw_tile_t *t = &pl->tiles[g->first_tile + ti];
-      const oeq_path_t *p = &c->s->paths[t->path];
-      oeq_sb_printf(c->sb, "  case %d:\n", w);
-      for (int e = 0; e < acc_n; e++) {
-        const int row_plus = e >= 2 ? 8 : 0, col_plus = e & 1;
-        oeq_sb_printf(c->sb,
-                      "    { const long long q = %lld + fg, o = %lld + 2 * ft + %d;\n"
-                      "      if (q < %lld && o < %lld) atomicAdd(&dw[%lld + q * %lld + o], (oeq_wt)acc%d[%d]); }\n",
-                      (long long)(t->m0 + row_plus), (long long)t->n0, col_plus,
-                      (long long)mma_pairs(p), (long long)p->mul3, (long long)p->w_offset,
-                      (long long)p->mul3, sl, e);
-      }
-      oeq_sb_puts(c->sb, "    break;\n");
-    }
-    oeq_sb_puts(c->sb, "  default: break;\n  }\n");
-  }
+  /* each tile into dw, once per block: element e of the accumulator
+   * fragment is pair m0 + g (+8 for e >= 2 in float32), output n0 + 2t
+   * (+1 for odd e) */
+  for (int sl = 0; sl < slots; sl++)
+    oeq_sb_printf(c->sb,
+                  "  { const int *tp = oeq_dw_tab%d[warp][%d];\n"
+                  "    for (int e = 0; e < %d; ++e) {\n"
+                  "      const int q = tp[%d] + fg + (e >> 1) * 8, o = tp[%d] + 2 * ft + (e & 1);\n"
+                  "      if (tp[%d] && q < tp[%d] && o <= tp[%d])\n"
+                  "        atomicAdd(&dw[tp[%d] + (long long)q * (tp[%d] + 1) + o], (oeq_wt)acc%d[e]);\n"
+                  "    } }\n",
+                  gi, sl, acc_n, TAB_M0, TAB_N0, TAB_D3, TAB_PAIRS, TAB_OLAST, TAB_W, TAB_OLAST, sl);
   oeq_sb_puts(c->sb, "  }\n");
 }
 
@@ -377,7 +386,7 @@ void emit_tp_dw_mma(const emit_ctx_t *c) {
   oeq_sb_printf(c->sb,
                 "// shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c)\n"
                 "#define OEQ_DW_ROWS %d\n#define OEQ_DW_WARPS %d\n#define OEQ_DW_STAGE %lld\n",
-                DW_ROWS, DW_WARPS, (long long)(staged / isz));
+                pl->rows, DW_WARPS, (long long)(staged / isz));
   oeq_sb_puts(c->sb, pl->is_double ? dw_tile_f64 : dw_tile_f32);
   mma_emit_stage(c, "oeq_dw_stage", "OEQ_DW_ROWS", 1);
   for (int gi = 0; gi < pl->n_groups; gi++)
