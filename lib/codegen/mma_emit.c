@@ -110,3 +110,34 @@ void mma_emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p, int64_t q_lo, int
   }
   oeq_sb_puts(c->sb, "  }\n");
 }
+
+void mma_emit_block_setup(const emit_ctx_t *c) {
+  oeq_sb_puts(c->sb,
+              "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
+              "  const int lane = threadIdx.x % OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
+              "  const int fg = lane >> 2, ft = lane & 3; /* fragment row group, thread in group */\n"
+              "  oeq_it *stage = reinterpret_cast<oeq_it *>(oeq_smem);\n");
+}
+
+void mma_emit_tile_loop(const emit_ctx_t *c, const char *stage_fn, const char *rows_macro,
+                        const char *stage_macro, int with_dz, const char *while_loading) {
+  const char *dz = with_dz ? " dz," : "";
+  oeq_sb_printf(c->sb,
+                "  const long long step = (long long)gridDim.x * %s;\n"
+                "  long long r0 = (long long)blockIdx.x * %s;\n"
+                "  if (r0 < batch) %s(stage, x, y,%s r0, batch);\n"
+                "  oeq_cp_commit();\n"
+                "  for (int it = 0; r0 < batch; ++it, r0 += step) {\n"
+                "  __syncthreads(); /* the previous tile's readers are done */\n"
+                "  if (r0 + step < batch)\n"
+                "    %s(stage + ((it + 1) & 1) * %s, x, y,%s r0 + step, batch);\n"
+                "  oeq_cp_commit();\n"
+                "%s"
+                "  oeq_cp_wait_previous();\n"
+                "  __syncthreads(); /* tile i staged by every thread */\n"
+                "  const oeq_it *xs = stage + (it & 1) * %s;\n"
+                "  const oeq_it *ys = xs + %s * OEQ_MMA_XDP;\n",
+                rows_macro, rows_macro, stage_fn, dz, stage_fn, stage_macro, dz,
+                while_loading ? while_loading : "", stage_macro, rows_macro);
+  if (with_dz) oeq_sb_printf(c->sb, "  const oeq_it *dzs = ys + %s * OEQ_MMA_YDP;\n", rows_macro);
+}

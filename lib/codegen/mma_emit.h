@@ -9,9 +9,15 @@
 
 #include "codegen/emit_util.h"
 
+/* n rounded up to the next value that is `want` mod `period` (strides
+ * that put the lanes of an mma fragment read in distinct banks). */
+static inline int64_t mma_pad_to(int64_t n, int64_t want, int64_t period) {
+  return n + ((want - n % period) + period) % period;
+}
+
 /* Row stride (elements) of a staged row tile: 8 mod 32, so that lanes
  * reading neighbouring rows land in distinct banks. */
-static inline int64_t mma_padded_row(int64_t n) { return n + ((8 - n % 32) + 32) % 32; }
+static inline int64_t mma_padded_row(int64_t n) { return mma_pad_to(n, 8, 32); }
 
 /* Pairs of a pair path: mul1 mul2 (uvw) or mul1 (uuw). */
 static inline int64_t mma_pairs(const oeq_path_t *p) {
@@ -31,6 +37,20 @@ void mma_emit_primitives(const emit_ctx_t *c, int is_double);
  * (OEQ_MMA_YDP), then dz (OEQ_MMA_ZDP), the block's threads along each
  * contiguous span; rows past the batch zero-filled. */
 void mma_emit_stage(const emit_ctx_t *c, const char *name, const char *rows_macro, int with_dz);
+
+/* The start of a tensor-core kernel's body: oeq_smem, lane / warp, the
+ * fragment coordinates fg (row group) and ft (thread in group), and
+ * `stage`, the two row stages at the start of shared memory. */
+void mma_emit_block_setup(const emit_ctx_t *c);
+
+/* Open the loop over the block's row tiles (rows_macro rows each): the
+ * next tile's stage is loaded with `stage_fn` (cp.async, x, y and, with
+ * with_dz, dz; stage_macro elements a stage) while the current one is
+ * used; `while_loading` (may be NULL) is emitted between issuing those
+ * copies and waiting for the current tile's. Inside: it, r0, xs, ys (and
+ * dzs). The caller closes the loop. */
+void mma_emit_tile_loop(const emit_ctx_t *c, const char *stage_fn, const char *rows_macro,
+                        const char *stage_macro, int with_dz, const char *while_loading);
 
 /* Loop over (r, q) for pairs q_lo .. q_hi of path p: t of row r (xs, ys:
  * staged rows of strides xdp, ydp) into ts[ts_off + (k rows + r) ldq +

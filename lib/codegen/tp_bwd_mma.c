@@ -170,35 +170,20 @@ void emit_tp_backward_mma(const emit_ctx_t *c) {
                 "   const oeq_wt *__restrict__ w, const oeq_it *__restrict__ dz,\n"
                 "   oeq_it *__restrict__ dx, oeq_it *__restrict__ dy, oeq_wt *__restrict__ dw,\n"
                 "   long long batch) {\n"
-                "  (void)dw; /* the dw kernel's */\n"
-                "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
-                "  const int lane = threadIdx.x %% OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
-                "  const int fg = lane >> 2, ft = lane & 3; /* fragment row group, thread in group */\n"
-                "  oeq_it *stage = reinterpret_cast<oeq_it *>(oeq_smem);\n"
+                "  (void)dw; /* the dw kernel's */\n",
+                FWD_WARPS * 32, OEQ_TP_BACKWARD_KERNEL);
+  mma_emit_block_setup(c);
+  oeq_sb_printf(c->sb,
                 "  oeq_ct *gs = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n"
                 "  oeq_ct *ws = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n"
                 "  oeq_ct *dxs = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n"
                 "  oeq_ct *dys = dxs + OEQ_FWD_ROWS * OEQ_MMA_XDP;\n",
-                FWD_WARPS * 32, OEQ_TP_BACKWARD_KERNEL, pl->bwd_ts_at, pl->bwd_ws_at,
-                pl->bwd_dxs_at);
+                pl->bwd_ts_at, pl->bwd_ws_at, pl->bwd_dxs_at);
   pair_mma_emit_weights(c);
-  oeq_sb_puts(c->sb,
-              "  const long long step = (long long)gridDim.x * OEQ_FWD_ROWS;\n"
-              "  long long r0 = (long long)blockIdx.x * OEQ_FWD_ROWS;\n"
-              "  if (r0 < batch) oeq_bwd_stage(stage, x, y, dz, r0, batch);\n"
-              "  oeq_cp_commit();\n"
-              "  for (int it = 0; r0 < batch; ++it, r0 += step) {\n"
-              "  __syncthreads(); /* the previous tile's readers (stage, gs, dx / dy rows) are done */\n"
-              "  if (r0 + step < batch)\n"
-              "    oeq_bwd_stage(stage + ((it + 1) & 1) * OEQ_BWD_STAGE, x, y, dz, r0 + step, batch);\n"
-              "  oeq_cp_commit();\n"
-              "  for (int i = threadIdx.x; i < OEQ_FWD_ROWS * (OEQ_MMA_XDP + OEQ_MMA_YDP); i += blockDim.x)\n"
-              "    dxs[i] = (oeq_ct)0;\n"
-              "  oeq_cp_wait_previous();\n"
-              "  __syncthreads(); /* tile i staged by every thread */\n"
-              "  const oeq_it *xs = stage + (it & 1) * OEQ_BWD_STAGE;\n"
-              "  const oeq_it *ys = xs + OEQ_FWD_ROWS * OEQ_MMA_XDP;\n"
-              "  const oeq_it *dzs = ys + OEQ_FWD_ROWS * OEQ_MMA_YDP;\n");
+  /* dx, dy rows zeroed while the next tile loads */
+  mma_emit_tile_loop(c, "oeq_bwd_stage", "OEQ_FWD_ROWS", "OEQ_BWD_STAGE", 1,
+                     "  for (int i = threadIdx.x; i < OEQ_FWD_ROWS * (OEQ_MMA_XDP + OEQ_MMA_YDP); i += blockDim.x)\n"
+                     "    dxs[i] = (oeq_ct)0;\n");
   int dealt = 0;
   for (int i = 0; i < s->n_paths; i++) emit_path_g(c, i, &dealt);
   oeq_sb_puts(c->sb, "  __syncthreads();\n");

@@ -104,8 +104,7 @@ void dw_mma_plan_free(dw_mma_plan_t *pl) {
  * g + 4 t apart: 8 mod 32 words in float32, 4 mod 16 doubles). */
 static int64_t padded_ldq(int64_t n, int is_double, int tm) {
   n = (n + tm - 1) / tm * tm;
-  const int64_t period = is_double ? 16 : 32, want = is_double ? 4 : 8;
-  return n + ((want - n % period) + period) % period;
+  return is_double ? mma_pad_to(n, 4, 16) : mma_pad_to(n, 8, 32);
 }
 
 
@@ -331,21 +330,7 @@ static void emit_group(const emit_ctx_t *c, int gi) {
     oeq_sb_printf(c->sb, "  oeq_ct acc%d[%d] = {};\n", sl, acc_n);
   /* Two stages: while tile i is built and multiplied, tile i + 1 is on
    * its way into the other stage (cp.async: no registers, no wait). */
-  oeq_sb_puts(c->sb,
-              "  const long long step = (long long)gridDim.x * OEQ_DW_ROWS;\n"
-              "  long long r0 = (long long)blockIdx.x * OEQ_DW_ROWS;\n"
-              "  if (r0 < batch) oeq_dw_stage(stage, x, y, dz, r0, batch);\n"
-              "  oeq_cp_commit();\n"
-              "  for (int it = 0; r0 < batch; ++it, r0 += step) {\n"
-              "  __syncthreads(); /* the previous tile's readers (of ts and its stage) are done */\n"
-              "  if (r0 + step < batch)\n"
-              "    oeq_dw_stage(stage + ((it + 1) & 1) * OEQ_DW_STAGE, x, y, dz, r0 + step, batch);\n"
-              "  oeq_cp_commit();\n"
-              "  oeq_cp_wait_previous();\n"
-              "  __syncthreads(); /* tile i staged by every thread */\n"
-              "  const oeq_it *xs = stage + (it & 1) * OEQ_DW_STAGE;\n"
-              "  const oeq_it *ys = xs + OEQ_DW_ROWS * OEQ_MMA_XDP;\n"
-              "  const oeq_it *dzs = ys + OEQ_DW_ROWS * OEQ_MMA_YDP;\n");
+  mma_emit_tile_loop(c, "oeq_dw_stage", "OEQ_DW_ROWS", "OEQ_DW_STAGE", 1, NULL);
   for (int i = g->first_gp; i < g->first_gp + g->n_gp; i++) {
     const dw_group_path_t *gp = &pl->gps[i];
     mma_emit_pair_t(c, &c->s->paths[gp->path], gp->q_lo, gp->q_hi, gp->ts_off, gp->ldq, "OEQ_DW_ROWS",
@@ -394,13 +379,10 @@ void emit_tp_dw_mma(const emit_ctx_t *c) {
   oeq_sb_printf(c->sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, %d)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
-                "   const oeq_it *__restrict__ dz, oeq_wt *__restrict__ dw, long long batch) {\n"
-                "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
-                "  const int lane = threadIdx.x %% OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
-                "  const int fg = lane >> 2, ft = lane & 3; /* fragment row group, thread in group */\n"
-                "  oeq_it *stage = reinterpret_cast<oeq_it *>(oeq_smem);\n"
-                "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n",
-                DW_WARPS * 32, pl->min_blocks, OEQ_TP_DW_KERNEL, 2 * staged);
+                "   const oeq_it *__restrict__ dz, oeq_wt *__restrict__ dw, long long batch) {\n",
+                DW_WARPS * 32, pl->min_blocks, OEQ_TP_DW_KERNEL);
+  mma_emit_block_setup(c);
+  oeq_sb_printf(c->sb, "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n", 2 * staged);
   for (int gi = 0; gi < pl->n_groups; gi++) emit_group(c, gi);
   oeq_sb_puts(c->sb, "}\n");
 }

@@ -35,9 +35,6 @@ void fwd_mma_plan_free(fwd_mma_plan_t *pl) {
 }
 
 static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
-static int64_t pad_to(int64_t n, int64_t want, int64_t period) {
-  return n + ((want - n % period) + period) % period;
-}
 
 fwd_mma_plan_t *fwd_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
                              int is_double) {
@@ -61,8 +58,8 @@ fwd_mma_plan_t *fwd_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t
     /* A reads: lanes (g, t) at g ldq + t, distinct banks for ldq = 4 mod 8;
      * B reads: lanes at t ldw + g, distinct for ldw = 8 or 24 mod 32 (the
      * backward reads W^T, g ldw + t: two lanes a bank) */
-    fp->ldq = pad_to(fp->pairs_pad, 4, 8);
-    fp->ldw = pad_to(round_up(p->mul3, 8), 8, 16);
+    fp->ldq = mma_pad_to(fp->pairs_pad, 4, 8);
+    fp->ldw = mma_pad_to(round_up(p->mul3, 8), 8, 16);
     fp->ts_off = pl->ts_elems;
     pl->ts_elems += (int64_t)FWD_ROWS * p->d3 * fp->ldq;
     fp->ws_off = pl->ws_elems;
@@ -205,13 +202,10 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
   oeq_sb_printf(c->sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, 1)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
-                "   const oeq_wt *__restrict__ w, oeq_it *__restrict__ z, long long batch) {\n"
-                "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
-                "  const int lane = threadIdx.x %% OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
-                "  const int fg = lane >> 2, ft = lane & 3; /* fragment row group, thread in group */\n"
-                "  oeq_it *stage = reinterpret_cast<oeq_it *>(oeq_smem);\n"
-                "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n",
-                FWD_WARPS * 32, OEQ_TP_FORWARD_KERNEL, pl->ts_at);
+                "   const oeq_wt *__restrict__ w, oeq_it *__restrict__ z, long long batch) {\n",
+                FWD_WARPS * 32, OEQ_TP_FORWARD_KERNEL);
+  mma_emit_block_setup(c);
+  oeq_sb_printf(c->sb, "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n", pl->ts_at);
   if (pl->zs_at)
     oeq_sb_printf(c->sb, "  oeq_it *zs = reinterpret_cast<oeq_it *>(oeq_smem + %zu);\n", pl->zs_at);
   oeq_sb_printf(c->sb, "  oeq_ct *ws = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n", pl->ws_at);
@@ -224,20 +218,7 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
     oeq_sb_puts(c->sb,
                 "  for (int i = threadIdx.x; i < OEQ_FWD_ROWS * OEQ_MMA_ZDP; i += blockDim.x) zs[i] = (oeq_it)0;\n");
   pair_mma_emit_weights(c);
-  oeq_sb_puts(c->sb,
-              "  const long long step = (long long)gridDim.x * OEQ_FWD_ROWS;\n"
-              "  long long r0 = (long long)blockIdx.x * OEQ_FWD_ROWS;\n"
-              "  if (r0 < batch) oeq_fwd_stage(stage, x, y, r0, batch);\n"
-              "  oeq_cp_commit();\n"
-              "  for (int it = 0; r0 < batch; ++it, r0 += step) {\n"
-              "  __syncthreads(); /* the previous tile's readers (stage, ts, zs) are done */\n"
-              "  if (r0 + step < batch)\n"
-              "    oeq_fwd_stage(stage + ((it + 1) & 1) * OEQ_FWD_STAGE, x, y, r0 + step, batch);\n"
-              "  oeq_cp_commit();\n"
-              "  oeq_cp_wait_previous();\n"
-              "  __syncthreads(); /* tile i staged by every thread */\n"
-              "  const oeq_it *xs = stage + (it & 1) * OEQ_FWD_STAGE;\n"
-              "  const oeq_it *ys = xs + OEQ_FWD_ROWS * OEQ_MMA_XDP;\n");
+  mma_emit_tile_loop(c, "oeq_fwd_stage", "OEQ_FWD_ROWS", "OEQ_FWD_STAGE", 0, NULL);
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     mma_emit_pair_t(c, p, 0, mma_pairs(p), pl->paths[i].ts_off, pl->paths[i].ldq, "OEQ_FWD_ROWS",
