@@ -6,7 +6,8 @@
  * 3 warm-ups, median of 25, the L2 cache flushed (a 512 MB memset) before
  * every timed run. The device copy bandwidth is measured in the same run;
  * the floor is the bytes a forward must move (x, y, w, z once) over it.
- * Then a latency case (batch 5,000) timed as replayed CUDA graphs, and plan
+ * Then a latency case (batch 5,000) timed as replayed CUDA graphs, with the
+ * host time of one call (returning, not finishing) beside it, and plan
  * creation times: cold (NVRTC; all plans compiled on parallel threads),
  * disk-cache hit and memory-cache hit.
  * Usage: bench_tp [filter-substring] */
@@ -211,6 +212,26 @@ static float graph_median(runner_t run, oeq_plan_t *plan, int64_t batch, const b
   return median(t, REPS);
 }
 
+/* Host microseconds one call takes to return (the call's checks and the
+ * launch: what an MD step of many small TP calls pays beyond the GPU's
+ * time). Calls go out in bursts short enough never to fill the launch
+ * queue, synchronised between bursts; the best burst. */
+#define HOST_BURST 100
+#define HOST_BURSTS 20
+static double host_us_per_call(runner_t run, oeq_plan_t *plan, int64_t batch, const buffers_t *b,
+                               CUstream s) {
+  double best = 1e30;
+  for (int k = 0; k < HOST_BURSTS; k++) {
+    CK(cu->cuStreamSynchronize(s));
+    const double t0 = now_ms();
+    for (int i = 0; i < HOST_BURST; i++) run(plan, batch, b, s);
+    const double us = (now_ms() - t0) * 1e3 / HOST_BURST;
+    if (us < best) best = us;
+  }
+  CK(cu->cuStreamSynchronize(s));
+  return best;
+}
+
 static double copy_bandwidth(CUstream s) {
   size_t bytes = (size_t)1 << 30;
   CUdeviceptr a, b;
@@ -322,7 +343,8 @@ int main(int argc, char **argv) {
   }
 
   printf("\nlatency: batch 5000, replayed CUDA graph (median of %d)\n", REPS);
-  printf("%-28s %4s %9s %9s\n", "problem", "dt", "fwd ms", "fwd+bwd");
+  printf("%-28s %4s %9s %9s %12s %12s\n", "problem", "dt", "fwd ms", "fwd+bwd", "host us fwd",
+         "fwd+bwd");
   for (int j = 0; j < n_jobs; j++) {
     const anchor_t *a = jobs[j].a;
     if (!strstr("mace-large nequip-lips nequip-revmd17-benzene DiffDock-L=2", a->label) || a->dtype != F32)
@@ -334,7 +356,9 @@ int main(int argc, char **argv) {
     buffers_t b = alloc_buffers(a, 5000, xd, yd, zd, wn);
     float fwd = graph_median(run_fwd, jobs[j].plan, 5000, &b, s);
     float both = graph_median(run_fwd_bwd, jobs[j].plan, 5000, &b, s);
-    printf("%-28s %4s %9.4f %9.4f\n", a->label, "f32", fwd, both);
+    double host_fwd = host_us_per_call(run_fwd, jobs[j].plan, 5000, &b, s);
+    double host_both = host_us_per_call(run_fwd_bwd, jobs[j].plan, 5000, &b, s);
+    printf("%-28s %4s %9.4f %9.4f %12.2f %12.2f\n", a->label, "f32", fwd, both, host_fwd, host_both);
     free_buffers(&b);
     oeq_problem_destroy(p);
   }

@@ -258,6 +258,18 @@ Test(cuda, host_pointer_rejected) {
   void *dv = (void *)(uintptr_t)d;
   cr_expect_eq(oeq_tp_forward(c.gpu, 1, host, dv, dv, dv, NULL), OEQ_ERROR_INVALID_ARGUMENT);
   cr_expect_eq(oeq_tp_forward(c.gpu, 1, dv, dv, dv, host, NULL), OEQ_ERROR_INVALID_ARGUMENT);
+  /* Addresses that passed are remembered (ptr_memo.h); a host pointer in
+   * any place after them is still caught, and the good ones still pass. */
+  cr_expect_eq(oeq_tp_forward(c.gpu, 1, dv, dv, dv, dv, NULL), OEQ_SUCCESS, "%s", oeq_last_error());
+  for (int place = 0; place < 4; place++) {
+    void *a[4] = {dv, dv, dv, dv};
+    a[place] = host + place;
+    cr_expect_eq(oeq_tp_forward(c.gpu, 1, a[0], a[1], a[2], a[3], NULL), OEQ_ERROR_INVALID_ARGUMENT,
+                 "host pointer as argument %d after device ones", place);
+    cr_expect(strstr(oeq_last_error(), "host pointer") != NULL, "%s", oeq_last_error());
+  }
+  cr_expect_eq(oeq_tp_forward(c.gpu, 1, dv, dv, dv, dv, NULL), OEQ_SUCCESS, "%s", oeq_last_error());
+  CK(cu->cuStreamSynchronize(NULL));
   cu->cuMemFree(d);
   free(host);
   close_case(&c);

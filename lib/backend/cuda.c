@@ -14,6 +14,7 @@
 #include "backend/backend.h"
 #include "backend/cuda_api.h"
 #include "backend/cuda_conv.h"
+#include "backend/ptr_memo.h"
 #include "codegen/tp_codegen.h"
 #include "problem.h"
 
@@ -35,6 +36,7 @@ typedef struct cuda_plan {
   int zero_dw_first;
   size_t dw_bytes;
   oeq_cuda_conv_t *conv; /* conv plans: the fused convolution (cuda_conv.c) */
+  oeq_ptr_memo_t checked; /* arrays that passed cuda_check_pointer */
 } cuda_plan_t;
 
 /* ------------------------------------------------------------- context */
@@ -254,8 +256,9 @@ static void cuda_plan_release(oeq_plan_t *plan) {
 static oeq_status_t cuda_check_pointer(const oeq_plan_t *plan, const void *ptr, const char *name,
                                        oeq_error_t *err) {
   const oeq_cuda_api_t *cu = oeq_cuda_api(err);
-  const cuda_plan_t *cp = plan->impl;
+  cuda_plan_t *cp = plan->impl;
   if (!cu || !cp) return OEQ_ERROR_INTERNAL;
+  if (oeq_ptr_memo_has(&cp->checked, ptr)) return OEQ_SUCCESS;
   int pushed = 0;
   oeq_status_t st = enter(cu, cp->context, &pushed, err);
   if (st != OEQ_SUCCESS) return st;
@@ -267,6 +270,7 @@ static oeq_status_t cuda_check_pointer(const oeq_plan_t *plan, const void *ptr, 
   if (r == OEQ_CUDA_ERROR_INVALID_VALUE || (r == OEQ_CUDA_SUCCESS && type == OEQ_CU_MEMTYPE_HOST))
     return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
                     "%s is a host pointer; a CUDA plan needs device memory", name);
+  if (r == OEQ_CUDA_SUCCESS) oeq_ptr_memo_add(&cp->checked, ptr);
   return OEQ_SUCCESS;
 }
 

@@ -5,7 +5,7 @@ liboeq_core_la_SOURCES += \
 	lib/backend/cuda_api.c lib/backend/cuda_api.h \
 	lib/backend/kcache.c lib/backend/kcache.h \
 	lib/backend/sha256.c lib/backend/sha256.h \
-	lib/backend/cuda.c lib/backend/cuda_image.c \
+	lib/backend/cuda.c lib/backend/cuda_image.c lib/backend/ptr_memo.h \
 	lib/codegen/strbuf.c lib/codegen/strbuf.h \
 	lib/codegen/emit_util.c lib/codegen/emit_util.h \
 	lib/codegen/tp_codegen.c lib/codegen/tp_codegen.h \

@@ -17,6 +17,7 @@
 #include "backend/backend.h"
 #include "backend/hip_api.h"
 #include "backend/kcache.h"
+#include "backend/ptr_memo.h"
 #include "codegen/tp_codegen.h"
 #include "problem.h"
 
@@ -30,6 +31,7 @@ typedef struct hip_plan {
   int warps_per_block;
   int zero_dw_first;
   size_t dw_bytes;
+  oeq_ptr_memo_t checked; /* arrays that passed hip_check_pointer */
 } hip_plan_t;
 
 static const char no_conv[] =
@@ -263,7 +265,9 @@ static void hip_plan_release(oeq_plan_t *plan) {
 static oeq_status_t hip_check_pointer(const oeq_plan_t *plan, const void *ptr, const char *name,
                                       oeq_error_t *err) {
   const oeq_hip_api_t *hip = oeq_hip_api(err);
-  if (!hip || !plan->impl) return OEQ_ERROR_INTERNAL;
+  hip_plan_t *hp = plan->impl;
+  if (!hip || !hp) return OEQ_ERROR_INTERNAL;
+  if (oeq_ptr_memo_has(&hp->checked, ptr)) return OEQ_SUCCESS;
   oeq_hip_pointer_attr_t attr;
   memset(&attr, 0, sizeof attr);
   hipError_t r = hip->hipPointerGetAttributes(&attr, ptr);
@@ -278,6 +282,7 @@ static oeq_status_t hip_check_pointer(const oeq_plan_t *plan, const void *ptr, c
   if (host)
     return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
                     "%s is a host pointer; a HIP plan needs device memory", name);
+  if (r == OEQ_HIP_SUCCESS) oeq_ptr_memo_add(&hp->checked, ptr);
   return OEQ_SUCCESS;
 }
 
