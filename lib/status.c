@@ -23,6 +23,51 @@ oeq_status_t oeq_fail(oeq_error_t *err, oeq_status_t s, const char *fmt, ...) {
   return s;
 }
 
+/* Append n bytes of text to buf (length *len, capacity cap), cutting. */
+static void append(char *buf, size_t *len, size_t cap, const char *text, size_t n) {
+  if (*len + 1 >= cap) return;
+  if (n > cap - 1 - *len) n = cap - 1 - *len;
+  memcpy(buf + *len, text, n);
+  *len += n;
+  buf[*len] = '\0';
+}
+
+static int line_has(const char *line, size_t n, const char *word) {
+  const size_t w = strlen(word);
+  for (size_t i = 0; i + w <= n; i++)
+    if (!memcmp(line + i, word, w)) return 1;
+  return 0;
+}
+
+oeq_status_t oeq_fail_with_log(oeq_error_t *err, oeq_status_t s, const char *header,
+                               const char *log) {
+  if (!err) return s;
+  err->status = s;
+  err->message[0] = '\0';
+  size_t len = 0;
+  const size_t cap = sizeof err->message;
+  append(err->message, &len, cap, header, strlen(header));
+  if (!log || !*log) {
+    append(err->message, &len, cap, "\n(no log)", strlen("\n(no log)"));
+    return s;
+  }
+  int errors = 0;
+  for (const char *line = log; *line;) {
+    const char *end = strchr(line, '\n');
+    const size_t n = end ? (size_t)(end - line) : strlen(line);
+    /* ptxas error, error:, fatal error; not a warning naming the word */
+    if (line_has(line, n, "error") && !line_has(line, n, "warning")) {
+      const char *sep = errors++ ? "\n" : "\nerrors:\n";
+      append(err->message, &len, cap, sep, strlen(sep));
+      append(err->message, &len, cap, line, n);
+    }
+    line += n + (end ? 1 : 0);
+  }
+  append(err->message, &len, cap, "\nlog:\n", strlen("\nlog:\n"));
+  append(err->message, &len, cap, log, strlen(log));
+  return s;
+}
+
 void oeq_error_prefix(oeq_error_t *err, const char *fmt, ...) {
   if (!err) return;
   char prefix[512];

@@ -25,6 +25,12 @@ oeq_status_t oeq_fail(oeq_error_t *err, oeq_status_t s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 oeq_status_t oeq_vfail(oeq_error_t *err, oeq_status_t s, const char *fmt, va_list ap);
 
+/* Fail with a compiler's log: header, then the log's error lines (a log
+ * of warnings can fill the message and hide them), then the whole log, cut
+ * at OEQ_ERROR_MESSAGE_MAX. */
+oeq_status_t oeq_fail_with_log(oeq_error_t *err, oeq_status_t s, const char *header,
+                               const char *log);
+
 /* Prefix an existing message with context ("instruction 3: ..."). */
 void oeq_error_prefix(oeq_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

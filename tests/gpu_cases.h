@@ -15,7 +15,7 @@
 
 /* ----------------------------------------------------------- test problems */
 
-typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT, P_PAIRS, P_E3T_GAP, P_WIDE } problem_id_t;
+typedef enum { P_MIXED, P_MACE, P_LIPS, P_DIFFDOCK, P_TETRIS, P_TETRIS1, P_E3T, P_DIRECT, P_PAIRS, P_E3T_GAP, P_WIDE, P_WIDE13 } problem_id_t;
 
 /* One instruction of a hand-built problem (weights with path weight 1). */
 typedef struct {
@@ -115,6 +115,9 @@ static oeq_problem_t *make_problem(problem_id_t id, oeq_dtype_t it, oeq_dtype_t 
      * groups */
     case P_WIDE:
       st = oeq_problem_create_fully_connected(WIDE_IRREPS, "1x0e+1x1o+1x2e", WIDE_IRREPS, &p);
+      break;
+    case P_WIDE13: /* 13 paths: 26 dw tile groups, tile tables beyond __constant__ memory */
+      st = oeq_problem_create_fully_connected(WIDE_IRREPS, "1x0e+1x1o+1x2e+1x3o", WIDE_IRREPS, &p);
       break;
   }
   cr_assert_eq(st, OEQ_SUCCESS, "%s", oeq_last_error());

@@ -123,6 +123,24 @@ static void run_all(job_t *jobs, int n) {
   cr_expect_eq(failures, 0, "%d of %d generated sources failed (see the log)", failures, n);
 }
 
+/* Bytes of __constant__ arrays a source declares ("__constant__ int
+ * name[a][b][c] = ..."): a module has 64 KB of them. */
+static long constant_bytes(const char *text) {
+  long total = 0;
+  for (const char *p = text; (p = strstr(p, "__constant__ ")); p++) {
+    const char *type = p + strlen("__constant__ ");
+    const long size = !strncmp(type, "double", 6) || !strncmp(type, "long long", 9) ? 8 : 4;
+    const char *end = strchr(type, '=');
+    const char *semi = strchr(type, ';');
+    if (semi && (!end || semi < end)) end = semi;
+    long n = 1;
+    for (const char *b = strchr(type, '['); b && end && b < end; b = strchr(b + 1, '['))
+      n *= strtol(b + 1, NULL, 10);
+    total += n * size;
+  }
+  return total;
+}
+
 /* ------------------------------------------------------------- anchors */
 
 
@@ -365,7 +383,7 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   oeq_problem_destroy(p);
 
   /* rows too wide for 16 staged at a time: 8 (generated, not compiled here:
-   * the GPU suite's wide_shared_f32 runs it) */
+   * the GPU suite's wide_shared_f32 and wide13_shared_f32 run them) */
   cr_assert_eq(oeq_problem_create_fully_connected("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e",
                                                   "128x0e+128x1o+128x2e", &p),
                OEQ_SUCCESS);
@@ -375,7 +393,49 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
   cr_expect(s.dw_groups > 1 && s.dw_rows == 8, "wide rows: %d dw groups, %d rows", s.dw_groups,
             s.dw_rows);
+  cr_expect_leq(constant_bytes(s.text), 65536, "%ld bytes of __constant__ data",
+                constant_bytes(s.text));
   free(s.text);
   oeq_schedule_free(sched);
   oeq_problem_destroy(p);
+
+  /* 26 tile groups: their tables (73 KB) outgrow the 64 KB of __constant__
+   * memory and go to global memory (before: ptxas "too much global
+   * constant data", a plan that failed to compile) */
+  cr_assert_eq(oeq_problem_create_fully_connected("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o",
+                                                  "128x0e+128x1o+128x2e", &p),
+               OEQ_SUCCESS);
+  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
+  cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  cr_expect_gt(s.dw_groups, 22, "%d dw groups", s.dw_groups);
+  cr_expect_leq(constant_bytes(s.text), 65536, "%ld bytes of __constant__ data",
+                constant_bytes(s.text));
+  cr_expect(has(&s, "__device__ const int oeq_dw_tab0["), "tile tables not in global memory");
+  free(s.text);
+  oeq_schedule_free(sched);
+  oeq_problem_destroy(p);
+}
+
+/* A compiler log of many warnings still shows its errors within the
+ * message's 8 KB (oeq_fail_with_log puts them first). */
+Test(nvrtc_compile, compile_errors_lead_the_message) {
+  size_t cap = 1 << 20, len = 0; /* 5,000 lines of ~90 bytes */
+  char *log = malloc(cap);
+  cr_assert_not_null(log);
+  for (int i = 0; i < 5000; i++)
+    len += (size_t)snprintf(log + len, cap - len,
+                            "oeq_kernels.cu(%d): warning #177-D: variable \"gz0\" was declared but never "
+                            "referenced\n",
+                            i);
+  snprintf(log + len, cap - len, "ptxas error   : File uses too much global constant data\n");
+  oeq_error_t err;
+  cr_expect_eq(oeq_fail_with_log(&err, OEQ_ERROR_COMPILE, "NVRTC compilation failed:", log),
+               OEQ_ERROR_COMPILE);
+  const char *hit = strstr(err.message, "ptxas error   : File uses too much global constant data");
+  cr_expect(hit != NULL && hit < strstr(err.message, "warning #177"),
+            "the error line is not ahead of the warnings: %.300s", err.message);
+  cr_expect(!strncmp(err.message, "NVRTC compilation failed:", 25) && strlen(err.message) < sizeof err.message);
+  cr_expect_eq(oeq_fail_with_log(&err, OEQ_ERROR_COMPILE, "h:", NULL), OEQ_ERROR_COMPILE);
+  cr_expect_str_eq(err.message, "h:\n(no log)");
+  free(log);
 }

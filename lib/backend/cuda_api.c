@@ -215,8 +215,10 @@ oeq_status_t oeq_nvrtc_compile(const char *source, int sm, const char *const *ex
   char *text = program_log(nv, prog);
   oeq_status_t st = OEQ_SUCCESS;
   if (r != 0) {
-    st = oeq_fail(err, OEQ_ERROR_COMPILE, "NVRTC compilation for sm_%d failed (%s):\n%s", sm,
-                  nv->nvrtcGetErrorString(r), text ? text : "(no log)");
+    char header[128];
+    snprintf(header, sizeof header, "NVRTC compilation for sm_%d failed (%s):", sm,
+             nv->nvrtcGetErrorString(r));
+    st = oeq_fail_with_log(err, OEQ_ERROR_COMPILE, header, text);
   } else {
     size_t n_bytes = 0;
     void *bin = NULL;

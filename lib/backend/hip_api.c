@@ -296,8 +296,10 @@ oeq_status_t oeq_hiprtc_compile(const char *source, const char *arch, const char
   r = api->hiprtcCompileProgram(prog, n, opts);
   char *text = program_log(api, prog);
   if (r != 0) {
-    st = oeq_fail(err, OEQ_ERROR_COMPILE, "hiprtc compilation for %s failed (%s):\n%s", arch,
-                  api->hiprtcGetErrorString(r), text ? text : "(no log)");
+    char header[256];
+    snprintf(header, sizeof header, "hiprtc compilation for %s failed (%s):", arch,
+             api->hiprtcGetErrorString(r));
+    st = oeq_fail_with_log(err, OEQ_ERROR_COMPILE, header, text);
   } else {
     size_t n_bytes = 0;
     void *bin = NULL;

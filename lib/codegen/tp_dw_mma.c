@@ -275,13 +275,20 @@ static const char dw_tile_f64[] =
     "  }\n"
     "}\n";
 
-/* The group's tile table, __constant__ and indexed by (warp, slot): the
- * tile's t block offset at its first pair, the block's stride (ldq), 2l+1
- * (0: no tile in this slot), dz block offset, first output, last output
- * of the block, dz's o and k strides, and where its sums go. Every warp
- * runs the same (short)
- * code: written out per warp with constant parameters, the kernel outgrew
- * the instruction cache (bench/NOTES.md run R: 63% of the stalls). */
+/* Tile tables of all groups together up to this many bytes go in
+ * __constant__ memory (its 64 KB are the module's, and nothing else here
+ * uses them); beyond, all of them in global memory (`__device__ const`:
+ * read through the L1 like any warp-uniform load), where a 26-group source
+ * would otherwise fail to link (ptxas: "too much global constant data"). */
+#define DW_CONST_TABLE_MAX 65536
+
+/* The group's tile table, indexed by (warp, slot): the tile's t block
+ * offset at its first pair, the block's stride (ldq), 2l+1 (0: no tile in
+ * this slot), dz block offset, first output, last output of the block,
+ * dz's o and k strides, and where its sums go. Every warp runs the same
+ * (short) code: written out per warp with constant parameters, the kernel
+ * outgrew the instruction cache (bench/NOTES.md run R: 63% of the
+ * stalls). */
 enum {
   TAB_TS, TAB_LDQ, TAB_D3, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_KSTRIDE,
   /* for the final stores: the tile's first pair, the path's pairs, its
@@ -289,9 +296,10 @@ enum {
   TAB_M0, TAB_PAIRS, TAB_W, TAB_WIDTH
 };
 
-static void emit_tile_table(const emit_ctx_t *c, const dw_group_t *g, int gi, int slots) {
+static void emit_tile_table(const emit_ctx_t *c, const dw_group_t *g, int gi, int slots,
+                            const char *space) {
   const dw_mma_plan_t *pl = c->dw_mma;
-  oeq_sb_printf(c->sb, "__constant__ int oeq_dw_tab%d[%d][%d][%d] = {\n", gi, DW_WARPS, slots,
+  oeq_sb_printf(c->sb, "%s int oeq_dw_tab%d[%d][%d][%d] = {\n", space, gi, DW_WARPS, slots,
                 TAB_WIDTH);
   for (int w = 0; w < DW_WARPS; w++) {
     oeq_sb_puts(c->sb, "  {");
@@ -374,8 +382,14 @@ void emit_tp_dw_mma(const emit_ctx_t *c) {
                 pl->rows, DW_WARPS, (long long)(staged / isz));
   oeq_sb_puts(c->sb, pl->is_double ? dw_tile_f64 : dw_tile_f32);
   mma_emit_stage(c, "oeq_dw_stage", "OEQ_DW_ROWS", 1);
+  size_t table_bytes = 0;
   for (int gi = 0; gi < pl->n_groups; gi++)
-    emit_tile_table(c, &pl->groups[gi], gi, (pl->groups[gi].n_tiles + DW_WARPS - 1) / DW_WARPS);
+    table_bytes += sizeof(int) * DW_WARPS * TAB_WIDTH *
+                   (size_t)((pl->groups[gi].n_tiles + DW_WARPS - 1) / DW_WARPS);
+  const char *space = table_bytes <= DW_CONST_TABLE_MAX ? "__constant__" : "__device__ const";
+  for (int gi = 0; gi < pl->n_groups; gi++)
+    emit_tile_table(c, &pl->groups[gi], gi, (pl->groups[gi].n_tiles + DW_WARPS - 1) / DW_WARPS,
+                    space);
   oeq_sb_printf(c->sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, %d)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
