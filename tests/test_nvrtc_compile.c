@@ -4,8 +4,8 @@
  * Every anchor problem of shared/bench/anchors.md in float32 and float64
  * (and, for those, no register spills reported by ptxas), plus a sampled
  * sweep of single-instruction problems over all six modes, both dtypes,
- * l up to 7 and multiplicities 1..256. Compiles run on two threads (CI has
- * two cores). Skips itself where libnvrtc cannot be loaded. Also (no NVRTC
+ * l up to 7 and multiplicities 1..256; none with a compiler warning.
+ * Compiles run on two threads (CI has two cores). Skips itself where libnvrtc cannot be loaded. Also (no NVRTC
  * needed): the kernel shapes measured faster on a GPU stay chosen for the
  * anchors they were measured on. */
 #include <criterion/criterion.h>
@@ -82,6 +82,13 @@ static void run_job(job_t *j) {
       j->failed = 1;
       snprintf(j->message, sizeof j->message, "%s sm_%d: %ld bytes of register spills", j->label,
                archs[a], spill_bytes(log));
+    } else if (log && strstr(log, "warning")) {
+      /* generated source compiles clean: a warning is a generator bug */
+      const char *w = strstr(log, "warning");
+      while (w > log && w[-1] != '\n') w--;
+      j->failed = 1;
+      snprintf(j->message, sizeof j->message, "%s sm_%d: compiler warning: %.300s", j->label,
+               archs[a], w);
     }
     free(bin);
     free(log);

@@ -4,8 +4,9 @@
  * mace-large and nequip-lips: float32 in atomic, deterministic (int64
  * indices) and Kahan mode, float64 deterministic; plus a
  * small problem with every connection mode (uvuv's and uvw's backward have
- * their own code paths) and shared weights. Compiles run on two threads
- * (CI has two cores). Skips itself where libnvrtc cannot be loaded. */
+ * their own code paths) and shared weights; none with a compiler warning.
+ * Compiles run on two threads (CI has two cores). Skips itself where
+ * libnvrtc cannot be loaded. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -46,11 +47,20 @@ static void run_job(job_t *j) {
   for (int a = 0; a < 2 && !j->failed; a++) {
     void *bin = NULL;
     size_t size = 0;
-    if (oeq_nvrtc_compile(src.text, archs[a], NULL, 0, &bin, &size, NULL, &err) != OEQ_SUCCESS) {
+    char *log = NULL;
+    if (oeq_nvrtc_compile(src.text, archs[a], NULL, 0, &bin, &size, &log, &err) != OEQ_SUCCESS) {
       j->failed = 1;
       snprintf(j->message, sizeof j->message, "%s sm_%d: %.900s", j->label, archs[a], err.message);
+    } else if (log && strstr(log, "warning")) {
+      /* generated source compiles clean: a warning is a generator bug */
+      const char *w = strstr(log, "warning");
+      while (w > log && w[-1] != '\n') w--;
+      j->failed = 1;
+      snprintf(j->message, sizeof j->message, "%s sm_%d: compiler warning: %.300s", j->label,
+               archs[a], w);
     }
     free(bin);
+    free(log);
   }
   free(src.text);
   oeq_schedule_free(s);

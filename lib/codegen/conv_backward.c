@@ -35,10 +35,11 @@ static void operand(const conv_ctx_t *c, const char *name, const char *smem, int
     if (!used[a]) continue;
     idx_of(c, off, mul, d, u, a, idx);
     if (guard)
-      oeq_sb_printf(c->e.sb, "  const oeq_ct %s%d = %s ? (oeq_ct)%s[%s] : (oeq_ct)0;\n", name, a,
+      oeq_sb_printf(c->e.sb, "  [[maybe_unused]] const oeq_ct %s%d = %s ? (oeq_ct)%s[%s] : (oeq_ct)0;\n", name, a,
                     guard, smem, idx);
     else
-      oeq_sb_printf(c->e.sb, "  const oeq_ct %s%d = (oeq_ct)%s[%s];\n", name, a, smem, idx);
+      oeq_sb_printf(c->e.sb, "  [[maybe_unused]] const oeq_ct %s%d = (oeq_ct)%s[%s];\n", name, a,
+                    smem, idx);
   }
 }
 
@@ -356,10 +357,10 @@ void emit_conv_backward(const conv_ctx_t *c) {
                 "  oeq_it *xs = reinterpret_cast<oeq_it *>(mine);\n"
                 "  oeq_it *ys = reinterpret_cast<oeq_it *>(mine + %zu);\n"
                 "  oeq_ct *dxs = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  oeq_ct *dxc = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                "  [[maybe_unused]] oeq_ct *dxc = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
                 "  oeq_ct *dys = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  oeq_ct *dws = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  (void)w; (void)dw; (void)perm; (void)dx_slots; (void)dw_slots; (void)dxc; (void)dws;\n",
+                "  [[maybe_unused]] oeq_ct *dws = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                "  (void)w; (void)dw; (void)perm; (void)dx_slots; (void)dw_slots;\n",
                 c->b_per_warp, c->b_xs, c->b_xs + c->b_ys, c->b_xs + c->b_ys + c->b_dxs,
                 c->b_xs + c->b_ys + c->b_dxs + c->b_dxc,
                 c->b_xs + c->b_ys + c->b_dxs + c->b_dxc + c->b_dys);
@@ -400,13 +401,14 @@ void emit_conv_backward(const conv_ctx_t *c) {
                 "  const oeq_it *__restrict__ dzr = dz + r * %lld;\n",
                 yd, yd, yd, zd);
   if (s->shared_weights || wn == 0)
-    oeq_sb_puts(sb, "  const oeq_wt *__restrict__ wr = w;\n  oeq_wt *__restrict__ dwr = dw;\n");
+    oeq_sb_puts(sb, "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w;\n"
+                    "  [[maybe_unused]] oeq_wt *__restrict__ dwr = dw;\n");
   else
     oeq_sb_printf(sb,
-                  "  const oeq_wt *__restrict__ wr = w + e * %lld;\n"
-                  "  oeq_wt *__restrict__ dwr = dw + e * %lld;\n",
+                  "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w + e * %lld;\n"
+                  "  [[maybe_unused]] oeq_wt *__restrict__ dwr = dw + e * %lld;\n",
                   wn, wn);
-  oeq_sb_puts(sb, "  (void)wr; (void)dwr; (void)dzr;\n  OEQ_SYNCWARP();\n");
+  oeq_sb_puts(sb, "  (void)dzr;\n  OEQ_SYNCWARP();\n");
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     oeq_sb_printf(sb, "  // path %d (instruction %d, %s, l=%d,%d->%d)\n", i, p->instruction,

@@ -354,10 +354,11 @@ static void emit_group(const group_t *g) {
                 "  const oeq_it *__restrict__ yr = y + e * %lld;\n",
                 (long long)s->x_dim, (long long)s->y_dim);
   if (s->shared_weights || s->weight_numel == 0)
-    oeq_sb_puts(sb, "  const oeq_wt *__restrict__ wr = w;\n");
+    oeq_sb_puts(sb, "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w;\n");
   else
-    oeq_sb_printf(sb, "  const oeq_wt *__restrict__ wr = w + e * %lld;\n", (long long)s->weight_numel);
-  oeq_sb_puts(sb, "  (void)xr; (void)yr; (void)wr;\n");
+    oeq_sb_printf(sb, "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w + e * %lld;\n",
+                  (long long)s->weight_numel);
+  oeq_sb_puts(sb, "  (void)xr; (void)yr;\n");
   emit_shared_operands(g);
   for (int j = g->first; j < g->last; j++) {
     const oeq_block_t *b = group_block(g, j);

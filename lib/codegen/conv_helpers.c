@@ -52,7 +52,7 @@ static void emit_fixup(const conv_ctx_t *c, int backward) {
                 "  if (t < 0 || t >= n_rows || %s != t) continue;\n"
                 "  if (b > 0 && %s == t && %s == t) continue; // t began earlier\n"
                 "  for (int i = lane; i < %lld; i += OEQ_WARP) {\n"
-                "    oeq_ct v = (oeq_ct)out[t * %lld + i], comp = (oeq_ct)0; (void)comp;\n"
+                "    [[maybe_unused]] oeq_ct v = (oeq_ct)out[t * %lld + i], comp = (oeq_ct)0;\n"
                 "    for (long long s2 = s + 1; s2 < n_seg && %s == t && %s == t; ++s2)\n"
                 "      %s\n"
                 "    out[t * %lld + i] = (oeq_it)(%s);\n"
@@ -70,7 +70,7 @@ static void emit_dw_reduce(const conv_ctx_t *c) {
                 "                               oeq_wt *__restrict__ dw, long long n_seg) {\n"
                 "  for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < %lld;\n"
                 "       j += (long long)gridDim.x * blockDim.x) {\n"
-                "    oeq_ct v = (oeq_ct)0, comp = (oeq_ct)0; (void)comp;\n"
+                "    [[maybe_unused]] oeq_ct v = (oeq_ct)0, comp = (oeq_ct)0;\n"
                 "    for (long long s = 0; s < n_seg; ++s) {\n",
                 OEQ_CONV_DW_REDUCE_KERNEL, wn);
   char term[64];

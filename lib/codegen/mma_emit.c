@@ -139,5 +139,5 @@ void mma_emit_tile_loop(const emit_ctx_t *c, const char *stage_fn, const char *r
                 "  const oeq_it *ys = xs + %s * OEQ_MMA_XDP;\n",
                 rows_macro, rows_macro, stage_fn, dz, stage_fn, stage_macro, dz,
                 while_loading ? while_loading : "", stage_macro, rows_macro);
-  if (with_dz) oeq_sb_printf(c->sb, "  const oeq_it *dzs = ys + %s * OEQ_MMA_YDP;\n", rows_macro);
+  if (with_dz) oeq_sb_printf(c->sb, "  [[maybe_unused]] const oeq_it *dzs = ys + %s * OEQ_MMA_YDP;\n", rows_macro);
 }

@@ -376,7 +376,7 @@ static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
   emit_pair_operands(c, p, ua, ub, uc, n_pairs);
   oeq_sb_printf(c->sb, "  for (int o = 0; o < %lld; ++o) {\n", (long long)p->mul3);
   for (int k = 0; k < p->d3; k++)
-    if (uc[k]) oeq_sb_printf(c->sb, "  const oeq_ct gz%d = %s;\n", k, dz_at(c, p, "o", k, dz));
+    if (uc[k]) oeq_sb_printf(c->sb, "  [[maybe_unused]] const oeq_ct gz%d = %s;\n", k, dz_at(c, p, "o", k, dz));
   if (wt) {
     char widx[128];
     snprintf(widx, sizeof widx, "%lld + (long long)q * %lld + o", (long long)p->w_offset,
@@ -449,7 +449,7 @@ static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_printf(c->sb, "  for (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", m3);
   oeq_sb_printf(c->sb, "  const int o = o0 + lane; const bool oact = o < %lld;\n", m3);
   for (int k = 0; k < p->d3; k++)
-    if (uc[k]) oeq_sb_printf(c->sb, "  const oeq_ct gz%d = oact ? %s : (oeq_ct)0;\n", k, dz_at(c, p, "o", k, dz));
+    if (uc[k]) oeq_sb_printf(c->sb, "  [[maybe_unused]] const oeq_ct gz%d = oact ? %s : (oeq_ct)0;\n", k, dz_at(c, p, "o", k, dz));
   char widx[160];
   if (single) {
     snprintf(widx, sizeof widx, "%lld + o", (long long)p->w_offset);
@@ -550,29 +550,28 @@ void emit_tp_backward(const emit_ctx_t *c) {
                   "  oeq_it *ys = reinterpret_cast<oeq_it *>(mine + %zu);\n"
                   "  oeq_ct *dxs = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
                   "  oeq_ct *dys = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                  "  oeq_ct *scr = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                  "  oeq_it *dzs = reinterpret_cast<oeq_it *>(mine + %zu);\n"
-                  "  oeq_ct *pt = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                  "  oeq_ct *wst = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                  "  (void)scr; (void)dzs; (void)pt; (void)wst;\n",
+                  "  [[maybe_unused]] oeq_ct *scr = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                  "  [[maybe_unused]] oeq_it *dzs = reinterpret_cast<oeq_it *>(mine + %zu);\n"
+                  "  [[maybe_unused]] oeq_ct *pt = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                  "  [[maybe_unused]] oeq_ct *wst = reinterpret_cast<oeq_ct *>(mine + %zu);\n",
                   c->bwd_dw_block, c->bwd_per_warp, c->bwd_xs, c->bwd_xs + c->bwd_ys,
                   c->bwd_xs + c->bwd_ys + c->bwd_dxs, scr_at, dzs_at, pt_at, wst_at);
   }
   const int pf_width = prefetch_width(c);
   for (int j = 0; j < pf_width; j++) oeq_sb_printf(c->sb, "  oeq_it pfz%d = (oeq_it)0;\n", j);
-  oeq_sb_puts(c->sb, "  oeq_wt pfw = (oeq_wt)0;\n  (void)pfw;\n");
+  oeq_sb_puts(c->sb, "  [[maybe_unused]] oeq_wt pfw = (oeq_wt)0;\n");
   oeq_sb_printf(c->sb,
                 "  for (long long row = (long long)blockIdx.x * %d + warp; row < batch;\n"
                 "       row += (long long)gridDim.x * %d) {\n",
                 c->warps_per_block, c->warps_per_block);
   if (s->shared_weights)
-    oeq_sb_puts(c->sb, "  const oeq_wt *__restrict__ wr = w;\n");
+    oeq_sb_puts(c->sb, "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w;\n");
   else
     oeq_sb_printf(c->sb,
-                  "  const oeq_wt *__restrict__ wr = w + row * %lld;\n"
-                  "  oeq_wt *__restrict__ dwr = dw + row * %lld;\n  (void)dwr;\n",
+                  "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w + row * %lld;\n"
+                  "  [[maybe_unused]] oeq_wt *__restrict__ dwr = dw + row * %lld;\n",
                   (long long)s->weight_numel, (long long)s->weight_numel);
-  oeq_sb_printf(c->sb, "  const oeq_it *__restrict__ dzr = dz + row * %lld;\n  (void)wr; (void)dzr;\n",
+  oeq_sb_printf(c->sb, "  [[maybe_unused]] const oeq_it *__restrict__ dzr = dz + row * %lld;\n",
                 (long long)s->z_dim);
   /* the row's first chunk in flight together with x and y */
   if (s->n_paths > 0 && !is_pair_mode(s->paths[0].mode)) emit_prefetch_chunk(c, &s->paths[0], "0");

@@ -382,9 +382,8 @@ void emit_tp_forward(const emit_ctx_t *c) {
                 "  unsigned char *mine = oeq_smem + warp * %zu;\n"
                 "  oeq_it *xs = reinterpret_cast<oeq_it *>(mine);\n"
                 "  oeq_it *ys = reinterpret_cast<oeq_it *>(mine + %zu);\n"
-                "  oeq_ct *scr = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  oeq_ct *pt = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  (void)scr; (void)pt; (void)w;\n",
+                "  [[maybe_unused]] oeq_ct *scr = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
+                "  [[maybe_unused]] oeq_ct *pt = reinterpret_cast<oeq_ct *>(mine + %zu);\n",
                 c->fwd_per_warp, c->fwd_xs, c->fwd_xs + c->fwd_ys,
                 c->fwd_xs + c->fwd_ys + c->fwd_scratch);
   oeq_sb_printf(c->sb,
@@ -396,14 +395,15 @@ void emit_tp_forward(const emit_ctx_t *c) {
                 "  oeq_load_row(ys, y + row * %lld, %lld, lane);\n",
                 (long long)s->x_dim, (long long)s->x_dim, (long long)s->y_dim, (long long)s->y_dim);
   if (s->shared_weights)
-    oeq_sb_puts(c->sb, "  const oeq_wt *__restrict__ wr = w;\n");
+    oeq_sb_puts(c->sb, "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w;\n");
   else
-    oeq_sb_printf(c->sb, "  const oeq_wt *__restrict__ wr = w + row * %lld;\n",
+    oeq_sb_printf(c->sb, "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w + row * %lld;\n",
                   (long long)s->weight_numel);
   if (c->fwd_ws)
-    oeq_sb_printf(c->sb, "  oeq_wt *wst = reinterpret_cast<oeq_wt *>(mine + %zu);\n",
+    oeq_sb_printf(c->sb,
+                  "  [[maybe_unused]] oeq_wt *wst = reinterpret_cast<oeq_wt *>(mine + %zu);\n",
                   c->fwd_per_warp - c->fwd_ws);
-  oeq_sb_printf(c->sb, "  oeq_it *__restrict__ zr = z + row * %lld;\n  (void)wr;\n",
+  oeq_sb_printf(c->sb, "  oeq_it *__restrict__ zr = z + row * %lld;\n",
                 (long long)s->z_dim);
   if (forward_prefetches(c))
     emit_prefetching_blocks(c);
