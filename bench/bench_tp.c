@@ -57,8 +57,12 @@ static const anchor_t anchors[] = {
     {"mace-large-f64", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", 0, 0, F64},
     {"nequip-lips-f64", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", 0, 0, F64},
     {"nequip-revmd17-benzene-f64", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", "0e+1o+2e+3o", "64x0o+64x0e+64x1o+64x1e+64x2o+64x2e+64x3o+64x3e", 0, 0, F64},
-    /* not an anchor: the float64 tensor-core kernels (DMMA) */
+    /* not anchors: the float64 tensor-core kernels (DMMA), and a wide
+     * shared-weight product whose dw kernel takes 22 (float64: 44) tile
+     * groups */
     {"e3tools_transformer-f64", "64x0e+16x1o", "1x0e+1x1o", "64x0e+16x1o", 1, 1, F64},
+    {"wide-fctp-shared", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e", "128x0e+128x1o+128x2e", 1, 1, F32},
+    {"wide-fctp-shared-f64", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e", "128x0e+128x1o+128x2e", 1, 1, F64},
 };
 #define N_ANCHORS ((int)(sizeof anchors / sizeof anchors[0]))
 

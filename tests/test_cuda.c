@@ -183,6 +183,8 @@ Test(cuda, e3tools_gap_shared_f32) { check_problem(P_E3T_GAP, OEQ_FLOAT32, OEQ_F
 Test(cuda, e3tools_gap_shared_f32_ir_mul) { check_problem(P_E3T_GAP, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_IR_MUL, 1, 0); }
 Test(cuda, wide_shared_f32) { check_problem(P_WIDE, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
 Test(cuda, wide13_shared_f32) { check_problem(P_WIDE13, OEQ_FLOAT32, OEQ_FLOAT32, OEQ_LAYOUT_MUL_IR, 1, 0); }
+/* 44 dw tile groups (DMMA), 4-row tiles */
+Test(cuda, wide_shared_f64) { check_problem(P_WIDE, OEQ_FLOAT64, OEQ_FLOAT64, OEQ_LAYOUT_IR_MUL, 1, 0); }
 
 /* ------------------------------------------------------ streams, threads */
 

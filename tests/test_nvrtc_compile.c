@@ -417,7 +417,33 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   cr_expect_gt(s.dw_groups, 22, "%d dw groups", s.dw_groups);
   cr_expect_leq(constant_bytes(s.text), 65536, "%ld bytes of __constant__ data",
                 constant_bytes(s.text));
-  cr_expect(has(&s, "__device__ const int oeq_dw_tab0["), "tile tables not in global memory");
+  cr_expect(has(&s, "__device__ const int oeq_dw_tab["), "tile tables not in global memory");
+  /* one kernel body for every group: the group's t builders by shape */
+  cr_expect(has(&s, "switch (oeq_dw_gp[i][GP_SHAPE])"), "dw groups not table-driven");
+  free(s.text);
+  oeq_schedule_free(sched);
+  oeq_problem_destroy(p);
+
+  /* its float64 twin: 2,816 tiles, 44 groups (before: none, a global
+   * atomic per weight and row) */
+  cr_assert_eq(oeq_problem_create_fully_connected("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e",
+                                                  "128x0e+128x1o+128x2e", &p),
+               OEQ_SUCCESS);
+  cr_assert_eq(oeq_problem_set_dtypes(p, OEQ_FLOAT64, OEQ_FLOAT64), OEQ_SUCCESS);
+  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
+  cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  cr_expect_gt(s.dw_groups, 32, "float64 wide: %d dw groups", s.dw_groups);
+  if (!getenv("OEQ_SKIP_RTC_TESTS") && oeq_nvrtc_api(&err)) {
+    const char *opts[] = {"--ptxas-options=-v"};
+    void *bin = NULL;
+    size_t size = 0;
+    char *log = NULL;
+    cr_expect_eq(oeq_nvrtc_compile(s.text, 90, opts, 1, &bin, &size, &log, &err), OEQ_SUCCESS,
+                 "%.900s", err.message);
+    cr_expect_eq(spill_bytes(log), 0, "register spills in the 44-group dw kernel");
+    free(bin);
+    free(log);
+  }
   free(s.text);
   oeq_schedule_free(sched);
   oeq_problem_destroy(p);

@@ -71,18 +71,19 @@ void mma_emit_stage(const emit_ctx_t *c, const char *name, const char *rows_macr
   oeq_sb_puts(c->sb, "}\n");
 }
 
-void mma_emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p, int64_t q_lo, int64_t q_hi,
-                     int64_t ts_off, int64_t ldq, const char *rows_macro, int64_t xdp, int64_t ydp) {
+void mma_emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p, const char *q_lo, int64_t n,
+                     const char *ts_off, int64_t ldq, const char *rows_macro, int64_t xdp,
+                     int64_t ydp) {
   int ua[64], ub[64], uc[64];
   emit_used_indices(p, ua, ub, uc);
-  const long long qn = (long long)(q_hi - q_lo);
+  const long long qn = (long long)n;
   char idx[128], lit[64];
   oeq_sb_printf(c->sb,
-                "  // t of instruction %d (%s, l=%d,%d->%d), pairs %lld..%lld\n"
+                "  // t of instruction %d (%s, l=%d,%d->%d), pairs %s + 0..%lld\n"
                 "  for (int item = threadIdx.x; item < %s * %lld; item += blockDim.x) {\n"
-                "  const int r = item / %lld, ql = item - r * %lld, q = %lld + ql;\n",
-                p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3, (long long)q_lo,
-                (long long)q_hi - 1, rows_macro, qn, qn, qn, (long long)q_lo);
+                "  const int r = item / %lld, ql = item - r * %lld, q = %s + ql;\n",
+                p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3, q_lo, qn - 1,
+                rows_macro, qn, qn, qn, q_lo);
   if (p->mode == OEQ_MODE_UVW)
     oeq_sb_printf(c->sb, "  const int u = q / %lld, v = q %% %lld;\n", (long long)p->mul2,
                   (long long)p->mul2);
@@ -105,8 +106,8 @@ void mma_emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p, int64_t q_lo, int
       if (p->nz[i].c == k)
         oeq_sb_printf(c->sb, " t += %s * xa%d * yb%d;", emit_literal(c, p->nz[i].value, lit),
                       p->nz[i].a, p->nz[i].b);
-    oeq_sb_printf(c->sb, "\n    ts[%lld + (%d * %s + r) * %lld + ql] = t; }\n", (long long)ts_off, k,
-                  rows_macro, (long long)ldq);
+    oeq_sb_printf(c->sb, "\n    ts[%s + (%d * %s + r) * %lld + ql] = t; }\n", ts_off, k, rows_macro,
+                  (long long)ldq);
   }
   oeq_sb_puts(c->sb, "  }\n");
 }

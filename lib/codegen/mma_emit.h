@@ -52,10 +52,13 @@ void mma_emit_block_setup(const emit_ctx_t *c);
 void mma_emit_tile_loop(const emit_ctx_t *c, const char *stage_fn, const char *rows_macro,
                         const char *stage_macro, int with_dz, const char *while_loading);
 
-/* Loop over (r, q) for pairs q_lo .. q_hi of path p: t of row r (xs, ys:
- * staged rows of strides xdp, ydp) into ts[ts_off + (k rows + r) ldq +
- * q - q_lo] for every k the path reaches (the others are left alone). */
-void mma_emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p, int64_t q_lo, int64_t q_hi,
-                     int64_t ts_off, int64_t ldq, const char *rows_macro, int64_t xdp, int64_t ydp);
+/* Loop over (r, q) for the n pairs q_lo .. q_lo + n - 1 of path p: t of
+ * row r (xs, ys: staged rows of strides xdp, ydp) into ts[ts_off + (k rows
+ * + r) ldq + q - q_lo] for every k the path reaches (the others are left
+ * alone). q_lo and ts_off are C expressions (constants, or values the
+ * kernel reads from a table); n and ldq are constants. */
+void mma_emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p, const char *q_lo, int64_t n,
+                     const char *ts_off, int64_t ldq, const char *rows_macro, int64_t xdp,
+                     int64_t ydp);
 
 #endif

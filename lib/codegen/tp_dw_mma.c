@@ -21,7 +21,9 @@
  *
  * Tiles are split into groups (blockIdx.y) so that a warp holds at most
  * DW_SLOTS tiles of accumulators and a group's t fits in shared memory;
- * every group re-reads the row tiles it needs. CUDA sm_80 and newer only. */
+ * every group re-reads the row tiles it needs. The groups share one body:
+ * what a group does is read from tables (emit_tables). CUDA sm_80 and
+ * newer only. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,7 +38,11 @@
 /* Rows a block stages at a time (fewer where 16 rows of x, y and dz do
  * not fit in shared memory: dw_mma_plan). */
 #define DW_ROWS 16
-#define DW_MAX_GROUPS 32
+/* Groups re-read every row: past this many, the backward's own dw (a
+ * global atomic per weight and row) is left to it. 128 x 64 tiles: e.g.
+ * 128x0e+128x1o+128x2e fully connected in float64 (2,816 tiles, 44
+ * groups). */
+#define DW_MAX_GROUPS 128
 /* __launch_bounds__ minimum blocks per SM: as many as shared memory
  * allows, up to this: 128 registers a thread (the accumulators of 8 tiles
  * are 32). At 3 (85 registers) e3tools_transformer spills; measured on an
@@ -275,18 +281,25 @@ static const char dw_tile_f64[] =
     "  }\n"
     "}\n";
 
-/* Tile tables of all groups together up to this many bytes go in
- * __constant__ memory (its 64 KB are the module's, and nothing else here
- * uses them); beyond, all of them in global memory (`__device__ const`:
- * read through the L1 like any warp-uniform load), where a 26-group source
- * would otherwise fail to link (ptxas: "too much global constant data"). */
+/* The kernel's tables, all groups together, go in __constant__ memory up
+ * to this many bytes (its 64 KB are the module's, and nothing else here
+ * uses them); beyond, in global memory (`__device__ const`: read through
+ * the L1 like any warp-uniform load), where a 26-group source would
+ * otherwise fail to link (ptxas: "too much global constant data"). */
 #define DW_CONST_TABLE_MAX 65536
 
-/* The group's tile table, indexed by (warp, slot): the tile's t block
- * offset at its first pair, the block's stride (ldq), 2l+1 (0: no tile in
- * this slot), dz block offset, first output, last output of the block,
- * dz's o and k strides, and where its sums go. Every warp runs the same
- * (short) code: written out per warp with constant parameters, the kernel
+/* One code path for every group: the group (blockIdx.y) is data, read
+ * from three tables, and only what differs in shape is code. Written out
+ * per group, the kernel grew with the groups (a 22-group source took NVRTC
+ * 23 s, 16 of them for this kernel).
+ *
+ * oeq_dw_grp[g] = {first group path, group paths, t elements to zero}.
+ * oeq_dw_gp[i] = {shape, first pair, t block offset}: a group path builds
+ * t for its pairs with the builder of its shape (path, pairs, stride),
+ * which groups share (a path split over several groups has one or two).
+ * oeq_dw_tab[g][warp][slot] = a tile (TAB_* below; slots past the group's
+ * tiles have D3 = 0: no work, no store). Every warp runs the same (short)
+ * tile code: written out per warp with constant parameters, the kernel
  * outgrew the instruction cache (bench/NOTES.md run R: 63% of the
  * stalls). */
 enum {
@@ -295,108 +308,168 @@ enum {
    * first weight */
   TAB_M0, TAB_PAIRS, TAB_W, TAB_WIDTH
 };
+enum { GRP_FIRST, GRP_COUNT, GRP_TS, GRP_WIDTH };
+enum { GP_SHAPE, GP_Q0, GP_TS, GP_WIDTH };
 
-static void emit_tile_table(const emit_ctx_t *c, const dw_group_t *g, int gi, int slots,
-                            const char *space) {
+/* The builder shape of group path i: the first group path with the same
+ * path, pair count and stride. */
+static int gp_shape(const dw_mma_plan_t *pl, int i) {
+  const dw_group_path_t *a = &pl->gps[i];
+  for (int j = 0; j < i; j++) {
+    const dw_group_path_t *b = &pl->gps[j];
+    if (b->path == a->path && b->q_hi - b->q_lo == a->q_hi - a->q_lo && b->ldq == a->ldq) return j;
+  }
+  return i;
+}
+
+static int max_slots(const dw_mma_plan_t *pl) {
+  int most = 1;
+  for (int g = 0; g < pl->n_groups; g++) {
+    const int slots = (pl->groups[g].n_tiles + DW_WARPS - 1) / DW_WARPS;
+    if (slots > most) most = slots;
+  }
+  return most;
+}
+
+static void emit_tile(const emit_ctx_t *c, const dw_tile_t *t, const dw_group_t *g) {
   const dw_mma_plan_t *pl = c->dw_mma;
-  oeq_sb_printf(c->sb, "%s int oeq_dw_tab%d[%d][%d][%d] = {\n", space, gi, DW_WARPS, slots,
-                TAB_WIDTH);
-  for (int w = 0; w < DW_WARPS; w++) {
-    oeq_sb_puts(c->sb, "  {");
-    for (int sl = 0; sl < slots; sl++) {
-      const int ti = sl * DW_WARPS + w;
-      if (ti >= g->n_tiles) {
-        oeq_sb_puts(c->sb, "{0}, ");
-        continue;
+  const dw_group_path_t *gp = &pl->gps[g->first_gp + t->gp];
+  const oeq_path_t *p = &c->s->paths[t->path];
+  const int mul_ir = c->s->layout == OEQ_LAYOUT_MUL_IR;
+  oeq_sb_printf(c->sb, "{%lld, %lld, %d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld}, ",
+                (long long)(gp->ts_off + (t->m0 - gp->q_lo)), (long long)gp->ldq, p->d3,
+                (long long)p->z_offset, (long long)t->n0, (long long)p->mul3 - 1,
+                mul_ir ? (long long)p->d3 : 1LL, mul_ir ? 1LL : (long long)p->mul3,
+                (long long)t->m0, (long long)mma_pairs(p), (long long)p->w_offset);
+}
+
+static void emit_tables(const emit_ctx_t *c, int slots) {
+  const dw_mma_plan_t *pl = c->dw_mma;
+  const size_t bytes = sizeof(int) * ((size_t)pl->n_groups * (GRP_WIDTH + DW_WARPS * slots * TAB_WIDTH) +
+                                      (size_t)pl->n_gps * GP_WIDTH);
+  const char *space = bytes <= DW_CONST_TABLE_MAX ? "__constant__" : "__device__ const";
+  oeq_sb_printf(c->sb, "%s int oeq_dw_grp[%d][%d] = {\n", space, pl->n_groups, GRP_WIDTH);
+  for (int g = 0; g < pl->n_groups; g++)
+    oeq_sb_printf(c->sb, "  {%d, %d, %lld},\n", pl->groups[g].first_gp, pl->groups[g].n_gp,
+                  (long long)pl->groups[g].ts_elems);
+  oeq_sb_printf(c->sb, "};\n%s int oeq_dw_gp[%d][%d] = {\n", space, pl->n_gps, GP_WIDTH);
+  for (int i = 0; i < pl->n_gps; i++)
+    oeq_sb_printf(c->sb, "  {%d, %lld, %lld},\n", gp_shape(pl, i), (long long)pl->gps[i].q_lo,
+                  (long long)pl->gps[i].ts_off);
+  oeq_sb_printf(c->sb, "};\n%s int oeq_dw_tab[%d][%d][%d][%d] = {\n", space, pl->n_groups, DW_WARPS,
+                slots, TAB_WIDTH);
+  for (int g = 0; g < pl->n_groups; g++) {
+    const dw_group_t *gr = &pl->groups[g];
+    oeq_sb_puts(c->sb, "  {\n");
+    for (int w = 0; w < DW_WARPS; w++) {
+      oeq_sb_puts(c->sb, "    {");
+      for (int sl = 0; sl < slots; sl++) {
+        const int ti = sl * DW_WARPS + w; /* tiles dealt round robin */
+        if (ti < gr->n_tiles)
+          emit_tile(c, &pl->tiles[gr->first_tile + ti], gr);
+        else
+          oeq_sb_puts(c->sb, "{0}, ");
       }
-      const dw_tile_t *t = &pl->tiles[g->first_tile + ti];
-      const dw_group_path_t *gp = &pl->gps[g->first_gp + t->gp];
-      const oeq_path_t *p = &c->s->paths[t->path];
-      const int mul_ir = c->s->layout == OEQ_LAYOUT_MUL_IR;
-      oeq_sb_printf(c->sb, "{%lld, %lld, %d, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld}, ",
-                    (long long)(gp->ts_off + (t->m0 - gp->q_lo)), (long long)gp->ldq, p->d3,
-                    (long long)p->z_offset, (long long)t->n0, (long long)p->mul3 - 1,
-                    mul_ir ? (long long)p->d3 : 1LL, mul_ir ? 1LL : (long long)p->mul3,
-                    (long long)t->m0, (long long)mma_pairs(p), (long long)p->w_offset);
+      oeq_sb_puts(c->sb, "},\n");
     }
-    oeq_sb_puts(c->sb, "},\n");
+    oeq_sb_puts(c->sb, "  },\n");
   }
   oeq_sb_puts(c->sb, "};\n");
 }
 
-/* A group: the block's tiles dealt to the warps round robin (tile
- * slot * warps + warp). */
-static void emit_group(const emit_ctx_t *c, int gi) {
+/* t of the group's pairs for the staged rows. One group: its paths
+ * straight, their offsets constants. Several: a loop over the group's
+ * paths and a switch over the builder shapes. */
+static void emit_group_t(const emit_ctx_t *c) {
   const dw_mma_plan_t *pl = c->dw_mma;
-  const dw_group_t *g = &pl->groups[gi];
-  const int slots = (g->n_tiles + DW_WARPS - 1) / DW_WARPS;
-  const int acc_n = pl->is_double ? 2 : 4;
-  oeq_sb_printf(c->sb, "  if (blockIdx.y == %d) {\n", gi);
-  oeq_sb_printf(c->sb, "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) ts[i] = (oeq_ct)0;\n",
-                (long long)g->ts_elems);
-  for (int sl = 0; sl < slots; sl++)
-    oeq_sb_printf(c->sb, "  oeq_ct acc%d[%d] = {};\n", sl, acc_n);
-  /* Two stages: while tile i is built and multiplied, tile i + 1 is on
-   * its way into the other stage (cp.async: no registers, no wait). */
-  mma_emit_tile_loop(c, "oeq_dw_stage", "OEQ_DW_ROWS", "OEQ_DW_STAGE", 1, NULL);
-  for (int i = g->first_gp; i < g->first_gp + g->n_gp; i++) {
-    const dw_group_path_t *gp = &pl->gps[i];
-    mma_emit_pair_t(c, &c->s->paths[gp->path], gp->q_lo, gp->q_hi, gp->ts_off, gp->ldq, "OEQ_DW_ROWS",
-                    pl->xdp, pl->ydp);
+  if (pl->n_groups == 1) {
+    for (int i = 0; i < pl->n_gps; i++) {
+      const dw_group_path_t *gp = &pl->gps[i];
+      oeq_sb_printf(c->sb, "  { const int gq = %lld, gts = %lld;\n", (long long)gp->q_lo,
+                    (long long)gp->ts_off);
+      mma_emit_pair_t(c, &c->s->paths[gp->path], "gq", gp->q_hi - gp->q_lo, "gts", gp->ldq,
+                      "OEQ_DW_ROWS", pl->xdp, pl->ydp);
+      oeq_sb_puts(c->sb, "  }\n");
+    }
+    return;
   }
+  oeq_sb_puts(c->sb,
+              "  for (int i = grp[GRP_FIRST]; i < grp[GRP_FIRST] + grp[GRP_COUNT]; ++i) {\n"
+              "  const int gq = oeq_dw_gp[i][GP_Q0], gts = oeq_dw_gp[i][GP_TS];\n"
+              "  switch (oeq_dw_gp[i][GP_SHAPE]) {\n");
+  for (int i = 0; i < pl->n_gps; i++) {
+    if (gp_shape(pl, i) != i) continue;
+    const dw_group_path_t *gp = &pl->gps[i];
+    oeq_sb_printf(c->sb, "  case %d: {\n", i);
+    mma_emit_pair_t(c, &c->s->paths[gp->path], "gq", gp->q_hi - gp->q_lo, "gts", gp->ldq,
+                    "OEQ_DW_ROWS", pl->xdp, pl->ydp);
+    oeq_sb_puts(c->sb, "  } break;\n");
+  }
+  oeq_sb_puts(c->sb, "  }\n  }\n");
+}
+
+/* The row-tile loop's body: t, then every slot's tile of dW accumulated. */
+static void emit_tile_loop_body(const emit_ctx_t *c, int slots) {
+  emit_group_t(c);
   oeq_sb_puts(c->sb, "  __syncthreads();\n");
   /* t at the tile's first pair (row fg, column ft); dz at the tile's
    * output of lane fg, clamped into the block (columns past mul3 are
    * computed, never stored) */
-  for (int sl = 0; sl < slots; sl++)
-    oeq_sb_printf(c->sb,
-                  "  { const int *tp = oeq_dw_tab%d[warp][%d];\n"
-                  "    oeq_dw_tile(acc%d, ts + tp[%d] + ft * tp[%d] + fg,\n"
-                  "        dzs + ft * OEQ_MMA_ZDP + tp[%d] + min(tp[%d] + fg, tp[%d]) * tp[%d],\n"
-                  "        tp[%d], tp[%d], tp[%d]); }\n",
-                  gi, sl, sl, TAB_TS, TAB_LDQ, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_LDQ, TAB_D3,
-                  TAB_KSTRIDE);
-  oeq_sb_puts(c->sb, "  }\n");
-  /* each tile into dw, once per block: element e of the accumulator
-   * fragment is pair m0 + g (+8 for e >= 2 in float32), output n0 + 2t
-   * (+1 for odd e) */
-  for (int sl = 0; sl < slots; sl++)
-    oeq_sb_printf(c->sb,
-                  "  { const int *tp = oeq_dw_tab%d[warp][%d];\n"
-                  "    for (int e = 0; e < %d; ++e) {\n"
-                  "      const int q = tp[%d] + fg + (e >> 1) * 8, o = tp[%d] + 2 * ft + (e & 1);\n"
-                  "      if (tp[%d] && q < tp[%d] && o <= tp[%d])\n"
-                  "        atomicAdd(&dw[tp[%d] + (long long)q * (tp[%d] + 1) + o], (oeq_wt)acc%d[e]);\n"
-                  "    } }\n",
-                  gi, sl, acc_n, TAB_M0, TAB_N0, TAB_D3, TAB_PAIRS, TAB_OLAST, TAB_W, TAB_OLAST, sl);
-  oeq_sb_puts(c->sb, "  }\n");
+  oeq_sb_printf(c->sb,
+                "#pragma unroll\n"
+                "  for (int sl = 0; sl < %d; ++sl) {\n"
+                "    const int *tp = oeq_dw_tab[blockIdx.y][warp][sl];\n"
+                "    oeq_dw_tile(acc[sl], ts + tp[%d] + ft * tp[%d] + fg,\n"
+                "        dzs + ft * OEQ_MMA_ZDP + tp[%d] + min(tp[%d] + fg, tp[%d]) * tp[%d],\n"
+                "        tp[%d], tp[%d], tp[%d]);\n"
+                "  }\n",
+                slots, TAB_TS, TAB_LDQ, TAB_Z, TAB_N0, TAB_OLAST, TAB_OSTRIDE, TAB_LDQ, TAB_D3,
+                TAB_KSTRIDE);
 }
 
 void emit_tp_dw_mma(const emit_ctx_t *c) {
   const dw_mma_plan_t *pl = c->dw_mma;
   const size_t isz = oeq_dtype_size(c->s->irrep_dtype);
   const size_t staged = stage_bytes(pl, isz);
+  const int slots = max_slots(pl), acc_n = pl->is_double ? 2 : 4;
   oeq_sb_printf(c->sb,
                 "// shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c)\n"
-                "#define OEQ_DW_ROWS %d\n#define OEQ_DW_WARPS %d\n#define OEQ_DW_STAGE %lld\n",
+                "#define OEQ_DW_ROWS %d\n#define OEQ_DW_WARPS %d\n#define OEQ_DW_STAGE %lld\n"
+                "enum { GRP_FIRST, GRP_COUNT, GRP_TS };\n"
+                "enum { GP_SHAPE, GP_Q0, GP_TS };\n",
                 pl->rows, DW_WARPS, (long long)(staged / isz));
   oeq_sb_puts(c->sb, pl->is_double ? dw_tile_f64 : dw_tile_f32);
   mma_emit_stage(c, "oeq_dw_stage", "OEQ_DW_ROWS", 1);
-  size_t table_bytes = 0;
-  for (int gi = 0; gi < pl->n_groups; gi++)
-    table_bytes += sizeof(int) * DW_WARPS * TAB_WIDTH *
-                   (size_t)((pl->groups[gi].n_tiles + DW_WARPS - 1) / DW_WARPS);
-  const char *space = table_bytes <= DW_CONST_TABLE_MAX ? "__constant__" : "__device__ const";
-  for (int gi = 0; gi < pl->n_groups; gi++)
-    emit_tile_table(c, &pl->groups[gi], gi, (pl->groups[gi].n_tiles + DW_WARPS - 1) / DW_WARPS,
-                    space);
+  emit_tables(c, slots);
   oeq_sb_printf(c->sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, %d)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
                 "   const oeq_it *__restrict__ dz, oeq_wt *__restrict__ dw, long long batch) {\n",
                 DW_WARPS * 32, pl->min_blocks, OEQ_TP_DW_KERNEL);
   mma_emit_block_setup(c);
-  oeq_sb_printf(c->sb, "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n", 2 * staged);
-  for (int gi = 0; gi < pl->n_groups; gi++) emit_group(c, gi);
-  oeq_sb_puts(c->sb, "}\n");
+  oeq_sb_printf(c->sb,
+                "  oeq_ct *ts = reinterpret_cast<oeq_ct *>(oeq_smem + %zu);\n"
+                "  const int *grp = oeq_dw_grp[blockIdx.y];\n"
+                "  for (int i = threadIdx.x; i < grp[GRP_TS]; i += blockDim.x) ts[i] = (oeq_ct)0;\n"
+                "  oeq_ct acc[%d][%d] = {};\n",
+                2 * staged, slots, acc_n);
+  /* Two stages: while tile i is built and multiplied, tile i + 1 is on
+   * its way into the other stage (cp.async: no registers, no wait). */
+  mma_emit_tile_loop(c, "oeq_dw_stage", "OEQ_DW_ROWS", "OEQ_DW_STAGE", 1, NULL);
+  emit_tile_loop_body(c, slots);
+  oeq_sb_puts(c->sb, "  }\n");
+  /* each tile into dw, once per block: element e of the accumulator
+   * fragment is pair m0 + g (+8 for e >= 2 in float32), output n0 + 2t
+   * (+1 for odd e) */
+  oeq_sb_printf(c->sb,
+                "#pragma unroll\n"
+                "  for (int sl = 0; sl < %d; ++sl) {\n"
+                "    const int *tp = oeq_dw_tab[blockIdx.y][warp][sl];\n"
+                "    for (int e = 0; e < %d; ++e) {\n"
+                "      const int q = tp[%d] + fg + (e >> 1) * 8, o = tp[%d] + 2 * ft + (e & 1);\n"
+                "      if (tp[%d] && q < tp[%d] && o <= tp[%d])\n"
+                "        atomicAdd(&dw[tp[%d] + (long long)q * (tp[%d] + 1) + o], (oeq_wt)acc[sl][e]);\n"
+                "    }\n"
+                "  }\n}\n",
+                slots, acc_n, TAB_M0, TAB_N0, TAB_D3, TAB_PAIRS, TAB_OLAST, TAB_W, TAB_OLAST);
 }

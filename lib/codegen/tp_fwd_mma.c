@@ -221,8 +221,10 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
   mma_emit_tile_loop(c, "oeq_fwd_stage", "OEQ_FWD_ROWS", "OEQ_FWD_STAGE", 0, NULL);
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
-    mma_emit_pair_t(c, p, 0, mma_pairs(p), pl->paths[i].ts_off, pl->paths[i].ldq, "OEQ_FWD_ROWS",
-                    pl->xdp, pl->ydp);
+    char ts_off[32];
+    snprintf(ts_off, sizeof ts_off, "%lld", (long long)pl->paths[i].ts_off);
+    mma_emit_pair_t(c, p, "0", mma_pairs(p), ts_off, pl->paths[i].ldq, "OEQ_FWD_ROWS", pl->xdp,
+                    pl->ydp);
   }
   oeq_sb_puts(c->sb, "  __syncthreads(); /* x and y read */\n");
   if (!pl->zs_at) {
