@@ -8,7 +8,8 @@
 #   gfortran $(pkg-config --cflags oeq-fortran) prog.f90 $(pkg-config --libs oeq-fortran)
 EXTRA_DIST += fortran/genf03.py fortran/oeq-fortran.pc.in fortran/tests/test_genf03.sh \
 	fortran/tests/test_fortran_vs_c.sh fortran/tests/test_fortran_errors.sh \
-	fortran/tests/test_fortran_final.sh fortran/tests/test_fortran_example.sh
+	fortran/tests/test_fortran_final.sh fortran/tests/test_fortran_example.sh \
+	fortran/tests/test_fortran_gpu.sh
 
 # The generated interface is committed; test_genf03.sh fails when it drifts from oeq.h.
 TESTS += fortran/tests/test_genf03.sh
@@ -49,7 +50,8 @@ fortran/oeq-fortran.pc: $(srcdir)/fortran/oeq-fortran.pc.in Makefile
 # that the Criterion TAP driver of tests/tests.mk does not run them as suites)
 # and run by the .sh tests; -no-install gives real binaries for valgrind.
 OEQF_CHECK_PROGS = fortran/tests/fdriver fortran/tests/cdriver fortran/tests/test_errors \
-	fortran/tests/test_errstop fortran/tests/test_final fortran/examples/md_conv
+	fortran/tests/test_errstop fortran/tests/test_final fortran/examples/md_conv \
+	fortran/tests/test_gpu
 EXTRA_PROGRAMS = $(OEQF_CHECK_PROGS)
 check_SCRIPTS += $(OEQF_CHECK_PROGS)
 CLEANFILES += $(OEQF_CHECK_PROGS)
@@ -76,6 +78,12 @@ fortran_examples_md_conv_SOURCES = fortran/examples/md_conv.f90
 fortran_examples_md_conv_FCFLAGS = $(OEQF_PROG_FLAGS)
 fortran_examples_md_conv_LDADD = $(OEQF_PROG_LIBS)
 fortran_examples_md_conv_LDFLAGS = -no-install
+# Device arrays through the c_ptr overloads (skips without a CUDA device);
+# gpu_mem.c opens the driver API at run time, so nothing CUDA is linked.
+fortran_tests_test_gpu_SOURCES = fortran/tests/test_gpu.f90 fortran/tests/gpu_mem.c
+fortran_tests_test_gpu_FCFLAGS = $(OEQF_PROG_FLAGS)
+fortran_tests_test_gpu_LDADD = $(OEQF_PROG_LIBS)
+fortran_tests_test_gpu_LDFLAGS = -no-install
 fortran_tests_cdriver_SOURCES = fortran/tests/cdriver.c
 fortran_tests_cdriver_CPPFLAGS = -I$(top_srcdir)/include -I$(top_builddir)/include
 fortran_tests_cdriver_LDADD = liboeq.la
@@ -84,8 +92,9 @@ fortran_tests_cdriver_LDFLAGS = -no-install
 # Every Fortran object needs the modules first.
 $(fortran_tests_fdriver_OBJECTS) $(fortran_tests_test_errors_OBJECTS) \
 $(fortran_tests_test_errstop_OBJECTS) $(fortran_tests_test_final_OBJECTS) \
-$(fortran_examples_md_conv_OBJECTS): $(OEQF_USER_LO)
+$(fortran_examples_md_conv_OBJECTS) $(fortran_tests_test_gpu_OBJECTS): $(OEQF_USER_LO)
 
 TESTS += fortran/tests/test_fortran_vs_c.sh fortran/tests/test_fortran_errors.sh \
-	fortran/tests/test_fortran_final.sh fortran/tests/test_fortran_example.sh
+	fortran/tests/test_fortran_final.sh fortran/tests/test_fortran_example.sh \
+	fortran/tests/test_fortran_gpu.sh
 endif

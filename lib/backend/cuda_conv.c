@@ -55,11 +55,13 @@ static oeq_status_t load(const oeq_cuda_api_t *cu, oeq_cuda_conv_t *cc, const vo
   cc->compute_size = src->compute_size;
   cc->forward_items = src->forward_items;
   for (int k = 0; k < K_COUNT; k++) {
-    /* Kernels a mode does not need are not generated: absent is fine. */
-    if (cu->cuModuleGetFunction(&cc->fn[k], cc->module, kernel_names[k]) != OEQ_CUDA_SUCCESS) {
-      cc->fn[k] = NULL;
+    /* Kernels a mode does not need are not generated, and not looked up
+     * (a failed lookup is an API error to tools like compute-sanitizer). */
+    cc->fn[k] = NULL;
+    if (((k == K_FWD_FIX || k == K_BWD_FIX) && !src->has_fixups) || (k == K_DW && !src->has_dw_reduce))
       continue;
-    }
+    r = cu->cuModuleGetFunction(&cc->fn[k], cc->module, kernel_names[k]);
+    if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuModuleGetFunction (conv)");
     unsigned shared = k == K_BWD ? cc->backward_shared : 0;
     if (shared > 48 * 1024 &&
         (r = cu->cuFuncSetAttribute(cc->fn[k], OEQ_CU_FUNC_ATTR_MAX_DYNAMIC_SHARED, (int)shared)) != 0)

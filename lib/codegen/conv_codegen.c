@@ -95,6 +95,8 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
       .backward_shared_bytes = (size_t)wpb * c.b_per_warp,
       .compute_size = c.e.ct_is_double ? 8 : 4,
       .forward_items = forward_items,
+      .has_fixups = c.opt.deterministic,
+      .has_dw_reduce = conv_has_dw_reduce(&c),
   };
   return OEQ_SUCCESS;
 }

@@ -39,6 +39,9 @@ typedef struct oeq_conv_source {
   size_t forward_shared_bytes, backward_shared_bytes; /* dynamic, per block */
   size_t compute_size; /* bytes of the compute type (slots in the workspace) */
   int forward_items;   /* forward warps per segment: launch n_seg * this */
+  /* the optional kernels this source has: the fix-ups (deterministic) and
+   * dw_reduce (shared weights) */
+  int has_fixups, has_dw_reduce;
 } oeq_conv_source_t;
 
 #define OEQ_CONV_FORWARD_KERNEL "oeq_conv_fwd"

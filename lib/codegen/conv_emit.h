@@ -29,6 +29,12 @@ void emit_conv_backward(const conv_ctx_t *c);
 /* fix-ups, dw reduction, index check */
 void emit_conv_helpers(const conv_ctx_t *c);
 
+/* Shared weights: the backward sums dw per segment and dw_reduce adds the
+ * segments up. */
+static inline int conv_has_dw_reduce(const conv_ctx_t *c) {
+  return c->e.s->shared_weights && c->e.s->weight_numel > 0;
+}
+
 /* "acc += v" or its compensated form, as one statement. */
 void conv_emit_add(const conv_ctx_t *c, const char *acc, const char *comp, const char *v);
 

@@ -110,6 +110,6 @@ void emit_conv_helpers(const conv_ctx_t *c) {
     emit_fixup(c, 0);
     emit_fixup(c, 1);
   }
-  if (c->e.s->shared_weights && c->e.s->weight_numel > 0) emit_dw_reduce(c);
+  if (conv_has_dw_reduce(c)) emit_dw_reduce(c);
   emit_check(c);
 }
