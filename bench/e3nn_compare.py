@@ -6,12 +6,13 @@ For every problem of shared/bench/anchors.md this builds e3nn's TensorProduct
 for the uvw ones) and the same problem in oeq (through bindings/python/oeq.py),
 feeds both the same random CUDA tensors, checks that they agree (outputs and
 all three gradients), and times forward and forward+backward with CUDA events
-(3 warm-ups, median of N runs). It prints one table with the speedups next to
+(3 warm-ups, median of N runs; with --flush-l2 the L2 is flushed before
+each). It prints one table with the speedups next to
 OpenEquivariance's from anchors.md, and OpenEquivariance's own times there
 (measured on an H100 80GB HBM3: comparable to oeq's on that card only).
 
 usage: PYTHONPATH=bindings/python OEQ_LIBRARY=build/.libs/liboeq.so \
-         python3 bench/e3nn_compare.py [--batch 50000] [--runs 10] [--only NAME,...]
+         python3 bench/e3nn_compare.py [--batch 50000] [--runs 10] [--only NAME,...] [--flush-l2]
 """
 import argparse
 import statistics
@@ -106,6 +107,18 @@ def build_oeq(in1, in2, out, kind, shared, dtype):
     return problem
 
 
+# L2 flush before every timed call (--flush-l2, OpenEquivariance's method:
+# its benchmark timer writes a large buffer and synchronises first), so
+# neither side starts with its inputs in the 50 MB L2 of the call before.
+FLUSH = {"buf": None}
+
+
+def flush_l2():
+    if FLUSH["buf"] is not None:
+        FLUSH["buf"].fill_(0)
+        torch.cuda.synchronize()
+
+
 def time_ms(fn, runs):
     for _ in range(3):
         fn()
@@ -113,6 +126,7 @@ def time_ms(fn, runs):
     times = []
     for _ in range(runs):
         start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        flush_l2()
         start.record()
         fn()
         stop.record()
@@ -313,13 +327,18 @@ def main():
     parser.add_argument("--conv", action="store_true", help="the fused convolution instead of the TP")
     parser.add_argument("--nodes", type=int, default=20000)
     parser.add_argument("--edges", type=int, default=400000)
+    parser.add_argument("--flush-l2", action="store_true",
+                        help="write 256 MB and synchronise before every timed call (cold L2, as OpenEquivariance times)")
     args = parser.parse_args()
+    if args.flush_l2:
+        FLUSH["buf"] = torch.empty(64 << 20, dtype=torch.float32, device="cuda")
     if args.conv:
         return 1 if main_conv(args) else 0
     only = set(filter(None, args.only.split(",")))
     floor_gbs = copy_bandwidth_gbs()
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, e3nn {__import__('e3nn').__version__}, "
-          f"oeq {oeq.version()}, batch {args.batch}, copy bandwidth {floor_gbs:.0f} GB/s", flush=True)
+          f"oeq {oeq.version()}, batch {args.batch}, copy bandwidth {floor_gbs:.0f} GB/s"
+          f"{', L2 flushed before every timed call' if args.flush_l2 else ''}", flush=True)
     # "OEQ ms": OpenEquivariance's own times in anchors.md, on an H100 80GB HBM3 (compare on that card)
     header = ("| problem | dtype | e3nn fwd ms | oeq fwd ms | speedup | OEQ's | OEQ ms | e3nn fwd+bwd ms "
               "| oeq fwd+bwd ms | speedup | OEQ's | OEQ ms | oeq fwd vs floor | max rel err |")
