@@ -273,13 +273,17 @@ static char *program_log(const oeq_hiprtc_api_t *api, hiprtcProgram prog) {
   return log;
 }
 
-oeq_status_t oeq_hiprtc_compile(const char *source, const char *arch, const char *const *extra,
-                                int n_extra, void **code, size_t *size, char **log,
-                                oeq_error_t *err) {
-  if (log) *log = NULL;
-  oeq_status_t st = oeq_hip_check_arch(arch, err);
-  if (st != OEQ_SUCCESS) return st;
-  const oeq_hiprtc_api_t *api = oeq_hiprtc_api(err);
+/* hiprtc runs one compile at a time anyway (ROCm/hip#3826), and some
+ * releases are not safe to call from two threads at once: two plan
+ * creations compiling together corrupted the heap ("malloc(): unaligned
+ * tcache chunk detected", hiprtc 9.0 / comgr 2.4, in this project's CI).
+ * Plan creation is thread-safe (abi.md), so compiles take turns here. */
+static pthread_mutex_t hiprtc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static oeq_status_t compile_locked(const oeq_hiprtc_api_t *api, const char *source, const char *arch,
+                                   const char *const *extra, int n_extra, void **code, size_t *size,
+                                   char **log, oeq_error_t *err) {
+  oeq_status_t st = OEQ_SUCCESS;
   hiprtcProgram prog = NULL;
   hiprtcResult r = api->hiprtcCreateProgram(&prog, source, "oeq_kernels.hip", 0, NULL, NULL);
   if (r != 0)
@@ -317,6 +321,20 @@ oeq_status_t oeq_hiprtc_compile(const char *source, const char *arch, const char
     *log = text;
   else
     free(text);
+  return st;
+}
+
+oeq_status_t oeq_hiprtc_compile(const char *source, const char *arch, const char *const *extra,
+                                int n_extra, void **code, size_t *size, char **log,
+                                oeq_error_t *err) {
+  if (log) *log = NULL;
+  oeq_status_t st = oeq_hip_check_arch(arch, err);
+  if (st != OEQ_SUCCESS) return st;
+  const oeq_hiprtc_api_t *api = oeq_hiprtc_api(err);
+  if (!api) return OEQ_ERROR_BACKEND_UNAVAILABLE;
+  pthread_mutex_lock(&hiprtc_lock);
+  st = compile_locked(api, source, arch, extra, n_extra, code, size, log, err);
+  pthread_mutex_unlock(&hiprtc_lock);
   return st;
 }
 
