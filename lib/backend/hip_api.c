@@ -273,11 +273,13 @@ static char *program_log(const oeq_hiprtc_api_t *api, hiprtcProgram prog) {
   return log;
 }
 
-/* hiprtc runs one compile at a time anyway (ROCm/hip#3826), and some
- * releases are not safe to call from two threads at once: two plan
- * creations compiling together corrupted the heap ("malloc(): unaligned
- * tcache chunk detected", hiprtc 9.0 / comgr 2.4, in this project's CI).
- * Plan creation is thread-safe (abi.md), so compiles take turns here. */
+/* hiprtc runs one compile at a time anyway (ROCm/hip#3826), and older
+ * compiler stacks were not safe to drive from two threads (comgr's
+ * ROCm-CompilerSupport#27): a suite compiling on two threads died once in
+ * this project's CI with a corrupted heap ("malloc(): unaligned tcache
+ * chunk detected", hiprtc 9.0 / comgr 2.4), where the same suite on NVRTC
+ * never has. Plan creation is thread-safe (abi.md), so compiles take turns
+ * here. */
 static pthread_mutex_t hiprtc_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static oeq_status_t compile_locked(const oeq_hiprtc_api_t *api, const char *source, const char *arch,
