@@ -321,6 +321,15 @@ Test(nvrtc_compile, measured_choices_hold_for_anchors) {
   s = anchor_source("mace-large", OEQ_FLOAT32);
   cr_expect_eq(s.warps_per_block, 4, "mace-large: %d warps a block", s.warps_per_block);
   free(s.text);
+  /* narrow pair-only output blocks (tetris-poly-2's 0o+6x0e) with the
+   * lanes across the pairs, wide ones across the outputs (run AL) */
+  s = anchor_source("tetris-poly-2", OEQ_FLOAT32);
+  cr_expect(has(&s, "lanes across pairs") && has(&s, "oeq_warp_sum(acc5_0)"),
+            "tetris-poly-2: narrow output blocks not across pairs");
+  free(s.text);
+  s = anchor_source("DiffDock-L=1", OEQ_FLOAT32); /* 10x1o: 30 values, too many */
+  cr_expect(!has(&s, "lanes across pairs"), "DiffDock: a wide block across pairs");
+  free(s.text);
 }
 
 /* Shared-weight dw of the pair paths (tp_dw_mma.c) and, where every path

@@ -198,6 +198,74 @@ static void emit_block_chunk(const emit_ctx_t *c, const oeq_block_t *b, weight_s
   emit_store_block(c, b);
 }
 
+/* Narrow output blocks (multiplicity x 2l+1 at most this many values)
+ * that only pair paths reach run with the lanes across the pairs instead:
+ * with the lanes across a multiplicity of 1 or 6 (tetris-poly-2's 0o+6x0e)
+ * all but a few lanes idled while each active one walked the pairs in a
+ * dependent chain. Each lane now sums its pairs' W[q][o] t[q][k] for every
+ * (o, k) in registers, and one warp sum per value ends the block. */
+#define FWD_NARROW_MAX_VALUES 16
+
+static int narrow_block(const emit_ctx_t *c, const oeq_block_t *b) {
+  if (b->mul * b->d > FWD_NARROW_MAX_VALUES) return 0;
+  int paths = 0;
+  for (int i = 0; i < c->s->n_paths; i++) {
+    const oeq_path_t *p = &c->s->paths[i];
+    if (!path_in_block(p, b)) continue;
+    if (!is_pair_mode(p->mode)) return 0;
+    paths++;
+  }
+  return paths > 0;
+}
+
+static void emit_narrow_block(const emit_ctx_t *c, const oeq_block_t *b, weight_src_t ws) {
+  const int m = (int)b->mul, d = b->d;
+  oeq_sb_puts(c->sb, "  {\n");
+  for (int o = 0; o < m; o++)
+    for (int k = 0; k < d; k++) oeq_sb_printf(c->sb, "  oeq_ct acc%d_%d = (oeq_ct)0;\n", o, k);
+  for (int i = 0; i < c->s->n_paths; i++) {
+    const oeq_path_t *p = &c->s->paths[i];
+    if (!path_in_block(p, b)) continue;
+    int used_a[64], used_b[64], used_c[64];
+    emit_used_indices(p, used_a, used_b, used_c);
+    const int uvw = p->mode == OEQ_MODE_UVW;
+    const long long n_pairs = uvw ? (long long)(p->mul1 * p->mul2) : (long long)p->mul1;
+    oeq_sb_printf(c->sb, "  // path %d (instruction %d, %s, l=%d,%d->%d), lanes across pairs\n",
+                  i, p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3);
+    oeq_sb_printf(c->sb, "  for (int q = lane; q < %lld; q += OEQ_WARP) {\n", n_pairs);
+    if (uvw)
+      oeq_sb_printf(c->sb, "  const int u = q / %lld, v = q %% %lld;\n", (long long)p->mul2,
+                    (long long)p->mul2);
+    else
+      oeq_sb_puts(c->sb, "  const int u = q, v = q;\n");
+    emit_load_operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, used_a, "u", NULL);
+    emit_load_operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, used_b, "v", NULL);
+    for (int k = 0; k < d; k++) oeq_sb_printf(c->sb, "  oeq_ct tk%d = (oeq_ct)0;\n", k);
+    emit_cg_accumulate(c, p, NULL, "tk%d");
+    for (int o = 0; o < m; o++) {
+      /* W[q][o] of this path: e3nn's [u][v][w] (uvw) or [u][w] (uuw) */
+      if (p->has_weight)
+        oeq_sb_printf(c->sb, "  { const oeq_ct wv = (oeq_ct)%s[%lld + (long long)q * %d + %d];",
+                      ws.name, (long long)(p->w_offset - ws.base), m, o);
+      else
+        oeq_sb_puts(c->sb, "  {");
+      for (int k = 0; k < d; k++)
+        if (used_c[k])
+          oeq_sb_printf(c->sb, " acc%d_%d += %stk%d;", o, k, p->has_weight ? "wv * " : "", k);
+      oeq_sb_puts(c->sb, " }\n");
+    }
+    oeq_sb_puts(c->sb, "  }\n");
+  }
+  char idx[128], o_text[16];
+  for (int o = 0; o < m; o++) {
+    snprintf(o_text, sizeof o_text, "%d", o);
+    for (int k = 0; k < d; k++)
+      oeq_sb_printf(c->sb, "  { const oeq_ct s = oeq_warp_sum(acc%d_%d); if (lane == 0) zr[%s] = (oeq_it)s; }\n",
+                    o, k, emit_block_index(c->s->layout, b->offset, b->mul, b->d, o_text, k, idx));
+  }
+  oeq_sb_puts(c->sb, "  }\n");
+}
+
 static void emit_output_block(const emit_ctx_t *c, int ob, weight_src_t ws) {
   const oeq_block_t *b = &c->s->out_blocks[ob];
   if (b->mul == 0) return;
@@ -206,6 +274,10 @@ static void emit_output_block(const emit_ctx_t *c, int ob, weight_src_t ws) {
     /* e3nn: a block no path reaches is zeros (written, never assumed). */
     oeq_sb_printf(c->sb, "  oeq_zero(zr + %lld, %lld, lane);\n", (long long)b->offset,
                   (long long)(b->mul * b->d));
+    return;
+  }
+  if (narrow_block(c, b)) {
+    emit_narrow_block(c, b, ws);
     return;
   }
   oeq_sb_printf(c->sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", c->loop_pragma, (long long)b->mul);
