@@ -6,6 +6,7 @@
  * belongs to the plan's device, else the device's primary context, retained
  * for the plan's lifetime and pushed around each call. No context is ever
  * created, and nothing here synchronises with the host. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@ typedef struct cuda_plan {
   CUdevice device;
   CUcontext context;
   int retained_primary; /* 1: release the primary context with the plan */
-  CUmodule module;
+  CUmodule module;     /* the forward kernel */
+  CUmodule module_bwd; /* the backward kernels (compiled beside the forward) */
   CUfunction forward, backward;
   CUfunction backward_dw; /* shared-weight dw on tensor cores; NULL: none */
   unsigned block_threads;   /* the backward's block, taking backward_rows rows at a time */
@@ -100,7 +102,7 @@ static oeq_status_t get_attribute(const oeq_cuda_api_t *cu, CUdevice dev, int at
  * over the rows. */
 static oeq_status_t load_dw_kernel(const oeq_cuda_api_t *cu, cuda_plan_t *cp,
                                    const oeq_tp_source_t *src, int sm_count, oeq_error_t *err) {
-  CUresult r = cu->cuModuleGetFunction(&cp->backward_dw, cp->module, OEQ_TP_DW_KERNEL);
+  CUresult r = cu->cuModuleGetFunction(&cp->backward_dw, cp->module_bwd, OEQ_TP_DW_KERNEL);
   if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuModuleGetFunction");
   cp->dw_groups = (unsigned)src->dw_groups;
   cp->dw_threads = (unsigned)src->dw_threads;
@@ -124,13 +126,14 @@ static oeq_status_t load_dw_kernel(const oeq_cuda_api_t *cu, cuda_plan_t *cp,
   return OEQ_SUCCESS;
 }
 
-/* Load the module, raise the shared-memory limits, size the grids. */
-static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, const void *image,
+/* Load the modules, raise the shared-memory limits, size the grids. */
+static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, void *const image[2],
                                  const oeq_tp_source_t *src, int sm_count, oeq_error_t *err) {
-  CUresult r = cu->cuModuleLoadData(&cp->module, image);
+  CUresult r = cu->cuModuleLoadData(&cp->module, image[0]);
+  if (r == OEQ_CUDA_SUCCESS) r = cu->cuModuleLoadData(&cp->module_bwd, image[1]);
   if (r != OEQ_CUDA_SUCCESS) return oeq_cuda_fail(err, r, "cuModuleLoadData");
   if ((r = cu->cuModuleGetFunction(&cp->forward, cp->module, OEQ_TP_FORWARD_KERNEL)) != 0 ||
-      (r = cu->cuModuleGetFunction(&cp->backward, cp->module, OEQ_TP_BACKWARD_KERNEL)) != 0)
+      (r = cu->cuModuleGetFunction(&cp->backward, cp->module_bwd, OEQ_TP_BACKWARD_KERNEL)) != 0)
     return oeq_cuda_fail(err, r, "cuModuleGetFunction");
   cp->warps_per_block = src->warps_per_block;
   cp->block_threads = (unsigned)src->backward_threads;
@@ -161,11 +164,79 @@ static oeq_status_t load_kernels(const oeq_cuda_api_t *cu, cuda_plan_t *cp, cons
   return src->dw_groups ? load_dw_kernel(cu, cp, src, sm_count, err) : OEQ_SUCCESS;
 }
 
+/* ------------------------------------------------------------ compile */
+
+/* The forward and the backward kernels as two programs (OEQ_PART 1 and
+ * 2), compiled at once: NVRTC is thread-safe, and a cold plan then waits
+ * for the longer of the two instead of their sum (benzene's backward
+ * source is twice its forward's). Each part goes through the kernel
+ * cache on its own. */
+typedef struct part_job {
+  char *source;
+  const char *what; /* for OEQ_LOG */
+  int sm;
+  void *image;
+  size_t size;
+  oeq_status_t status;
+  oeq_error_t err;
+} part_job_t;
+
+static void *compile_part(void *arg) {
+  part_job_t *j = arg;
+  j->status = oeq_cuda_cached_image(j->source, j->sm, j->what, &j->image, &j->size, &j->err);
+  return NULL;
+}
+
+static char *with_part(const char *text, int part) {
+  const size_t n = strlen(text);
+  char *s = malloc(n + 32);
+  if (s) snprintf(s, n + 32, "#define OEQ_PART %d\n%s", part, text);
+  return s;
+}
+
+static oeq_status_t compile_parts(const char *text, int sm, void *image[2], oeq_error_t *err) {
+  part_job_t job[2];
+  memset(job, 0, sizeof job);
+  for (int i = 0; i < 2; i++) {
+    job[i].source = with_part(text, i + 1);
+    job[i].sm = sm;
+    job[i].what = i == 0 ? "TP forward" : "TP backward";
+    job[i].status = OEQ_SUCCESS;
+    job[i].err.message[0] = '\0';
+  }
+  oeq_status_t st = OEQ_SUCCESS;
+  if (!job[0].source || !job[1].source) {
+    st = oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory preparing kernel source");
+  } else {
+    pthread_t t;
+    const int threaded = pthread_create(&t, NULL, compile_part, &job[1]) == 0;
+    compile_part(&job[0]);
+    if (threaded)
+      pthread_join(t, NULL);
+    else
+      compile_part(&job[1]); /* no thread to be had: one after the other */
+    for (int i = 0; i < 2 && st == OEQ_SUCCESS; i++)
+      if (job[i].status != OEQ_SUCCESS) {
+        st = job[i].status;
+        if (err) *err = job[i].err;
+      }
+  }
+  for (int i = 0; i < 2; i++) {
+    free(job[i].source);
+    if (st == OEQ_SUCCESS)
+      image[i] = job[i].image;
+    else
+      free(job[i].image);
+  }
+  return st;
+}
+
 static void release(const oeq_cuda_api_t *cu, cuda_plan_t *cp) {
-  if (cp->module || cp->conv) {
+  if (cp->module || cp->module_bwd || cp->conv) {
     int pushed = 0;
     if (enter(cu, cp->context, &pushed, NULL) == OEQ_SUCCESS) {
       if (cp->module) cu->cuModuleUnload(cp->module);
+      if (cp->module_bwd) cu->cuModuleUnload(cp->module_bwd);
       oeq_cuda_conv_release(cu, cp->conv);
       leave(cu, pushed);
     }
@@ -228,14 +299,13 @@ static oeq_status_t cuda_plan_init(oeq_plan_t *plan, oeq_error_t *err) {
                                  .max_shared_per_block = (size_t)optin,
                                  .sm = major * 10 + minor};
   oeq_tp_source_t src = {0};
-  void *image = NULL;
-  size_t image_size = 0;
+  void *image[2] = {NULL, NULL};
   st = oeq_codegen_tp(plan->schedule, &target, &src, err);
-  if (st == OEQ_SUCCESS)
-    st = oeq_cuda_cached_image(src.text, major * 10 + minor, "TP", &image, &image_size, err);
+  if (st == OEQ_SUCCESS) st = compile_parts(src.text, major * 10 + minor, image, err);
   if (st == OEQ_SUCCESS) st = load_kernels(cu, cp, image, &src, sm_count, err);
   leave(cu, pushed);
-  free(image);
+  free(image[0]);
+  free(image[1]);
   free(src.text);
   if (st != OEQ_SUCCESS) {
     release(cu, cp);

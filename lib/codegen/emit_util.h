@@ -59,6 +59,15 @@ static inline int fwd_window_min_blocks(int threads) {
   return threads <= 256 ? 65536 / (80 * threads) : 0;
 }
 
+/* Around each kernel: a source compiled with OEQ_PART defined keeps the
+ * kernels of that part only (1: the forward, 2: the backward ones, dw
+ * included), so that the two parts compile at once (cuda.c); the device
+ * functions and tables before them stay in both. */
+static inline void emit_part_begin(const emit_ctx_t *c, int part) {
+  oeq_sb_printf(c->sb, "#if !defined(OEQ_PART) || OEQ_PART == %d\n", part);
+}
+static inline void emit_part_end(const emit_ctx_t *c) { oeq_sb_puts(c->sb, "#endif\n"); }
+
 /* A CG coefficient (or any constant) as an exact hex literal of the compute type. */
 const char *emit_literal(const emit_ctx_t *c, double v, char buf[64]);
 

@@ -514,6 +514,7 @@ static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p) {
 
 void emit_tp_backward(const emit_ctx_t *c) {
   const oeq_schedule_t *s = c->s;
+  emit_part_begin(c, 2);
   oeq_sb_printf(c->sb,
                 /* min blocks: the register budget (tp_codegen.c); HIP reads
                  * the second number as waves per EU: 2 as before there */
@@ -618,4 +619,5 @@ void emit_tp_backward(const emit_ctx_t *c) {
     oeq_sb_puts(c->sb, "    if (t != (oeq_ct)0) atomicAdd(&dw[i], (oeq_wt)t);\n  }\n");
   }
   oeq_sb_puts(c->sb, "}\n");
+  emit_part_end(c);
 }

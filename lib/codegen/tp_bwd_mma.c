@@ -164,6 +164,7 @@ void emit_tp_backward_mma(const emit_ctx_t *c) {
                 (long long)(pl->bwd_stage_bytes / isz));
   oeq_sb_puts(c->sb, pl->is_double ? bwd_tile_f64 : bwd_tile_f32);
   mma_emit_stage(c, "oeq_bwd_stage", "OEQ_FWD_ROWS", 1);
+  emit_part_begin(c, 2);
   oeq_sb_printf(c->sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, 1)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
@@ -201,4 +202,5 @@ void emit_tp_backward_mma(const emit_ctx_t *c) {
                 "  }\n  }\n}\n",
                 (long long)s->x_dim, (long long)s->x_dim, (long long)s->x_dim, (long long)s->x_dim,
                 (long long)s->y_dim, (long long)s->y_dim, (long long)s->y_dim, (long long)s->y_dim);
+  emit_part_end(c);
 }

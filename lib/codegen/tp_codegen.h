@@ -31,7 +31,9 @@ typedef struct oeq_codegen_target {
 } oeq_codegen_target_t;
 
 typedef struct oeq_tp_source {
-  char *text; /* the translation unit (free() it) */
+  /* the translation unit (free() it); with OEQ_PART defined as 1 it holds
+   * only the forward kernel, as 2 only the backward ones (dw included) */
+  char *text;
   int warp_size, warps_per_block;
   size_t forward_shared_bytes, backward_shared_bytes; /* dynamic, per block */
   /* The forward's block: forward_threads threads taking forward_rows rows

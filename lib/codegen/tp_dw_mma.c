@@ -441,6 +441,7 @@ void emit_tp_dw_mma(const emit_ctx_t *c) {
   oeq_sb_puts(c->sb, pl->is_double ? dw_tile_f64 : dw_tile_f32);
   mma_emit_stage(c, "oeq_dw_stage", "OEQ_DW_ROWS", 1);
   emit_tables(c, slots);
+  emit_part_begin(c, 2);
   oeq_sb_printf(c->sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, %d)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
@@ -472,4 +473,5 @@ void emit_tp_dw_mma(const emit_ctx_t *c) {
                 "    }\n"
                 "  }\n}\n",
                 slots, acc_n, TAB_M0, TAB_N0, TAB_D3, TAB_PAIRS, TAB_OLAST, TAB_W, TAB_OLAST);
+  emit_part_end(c);
 }

@@ -438,6 +438,7 @@ void emit_tp_forward(const emit_ctx_t *c) {
     snprintf(sm90_bounds, sizeof sm90_bounds, "__launch_bounds__(%d, %d)", threads, sm90_min_blocks);
   else
     snprintf(sm90_bounds, sizeof sm90_bounds, "__launch_bounds__(%d)", threads);
+  emit_part_begin(c, 1);
   oeq_sb_printf(c->sb,
                 "#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ < 900 || %d)\n"
                 "#define OEQ_FWD_BOUNDS __launch_bounds__(%d, 1)\n"
@@ -482,4 +483,5 @@ void emit_tp_forward(const emit_ctx_t *c) {
   else
     emit_windowed_blocks(c);
   oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n  }\n}\n");
+  emit_part_end(c);
 }

@@ -199,6 +199,7 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
                 (long long)(pl->stage_bytes / oeq_dtype_size(s->irrep_dtype)));
   oeq_sb_puts(c->sb, pl->is_double ? fwd_tile_f64 : fwd_tile_f32);
   mma_emit_stage(c, "oeq_fwd_stage", "OEQ_FWD_ROWS", 0);
+  emit_part_begin(c, 1);
   oeq_sb_printf(c->sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, 1)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
@@ -252,4 +253,5 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
                 "    zr[i] = zs[r * OEQ_MMA_ZDP + i - r * %lld];\n"
                 "  }\n  }\n}\n",
                 (long long)s->z_dim, (long long)s->z_dim, (long long)s->z_dim, (long long)s->z_dim);
+  emit_part_end(c);
 }
