@@ -458,6 +458,39 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   oeq_problem_destroy(p);
 }
 
+/* The CUDA backend compiles a plan's source twice, with OEQ_PART 1 (the
+ * forward kernel) and 2 (the backward ones): each part compiles on its own
+ * and keeps its kernels only, with and without tensor cores. */
+Test(nvrtc_compile, forward_and_backward_parts_compile_alone, .timeout = 600) {
+  need_nvrtc();
+  const char *labels[] = {"e3tools_transformer", "DiffDock-L=1"};
+  for (int i = 0; i < 2; i++) {
+    oeq_tp_source_t s = anchor_source(labels[i], OEQ_FLOAT32);
+    for (int part = 1; part <= 2; part++) {
+      const size_t n = strlen(s.text) + 32;
+      char *text = malloc(n);
+      cr_assert_not_null(text);
+      snprintf(text, n, "#define OEQ_PART %d\n%s", part, s.text);
+      void *bin = NULL;
+      size_t size = 0;
+      oeq_error_t err;
+      cr_expect_eq(oeq_nvrtc_compile(text, 90, NULL, 0, &bin, &size, NULL, &err), OEQ_SUCCESS,
+                   "%s part %d: %.900s", labels[i], part, err.message);
+      /* the part's kernel names are in the CUBIN, the other part's not */
+      int has_fwd = 0, has_bwd = 0;
+      for (size_t k = 0; bin && k + 16 < size; k++) {
+        if (!memcmp((char *)bin + k, "oeq_tp_forward", 14)) has_fwd = 1;
+        if (!memcmp((char *)bin + k, "oeq_tp_backward", 15)) has_bwd = 1;
+      }
+      cr_expect(part == 1 ? has_fwd && !has_bwd : has_bwd && !has_fwd, "%s part %d: kernels %d %d",
+                labels[i], part, has_fwd, has_bwd);
+      free(bin);
+      free(text);
+    }
+    free(s.text);
+  }
+}
+
 /* A compiler log of many warnings still shows its errors within the
  * message's 8 KB (oeq_fail_with_log puts them first). */
 Test(nvrtc_compile, compile_errors_lead_the_message) {
