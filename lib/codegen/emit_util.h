@@ -54,9 +54,16 @@ static inline int path_in_block(const oeq_path_t *p, const oeq_block_t *b) {
 }
 
 /* The forward's min-blocks per SM on sm_90 when it stages a weight window
- * (at most 80 registers a thread; tp_forward.c says why); 0: no bound. */
+ * (at most 80 registers a thread; tp_forward.c says why); 0: no bound.
+ * Tighter bounds bring more warps but no speed: at 40 registers (12
+ * blocks of 4 warps, no spills) every anchor was as fast or slower
+ * (bench/NOTES.md run AO: nequix first layer 0.153 -> 0.156 ms, toluene
+ * 0.706 -> 0.733). */
+#ifndef OEQ_FWD_WINDOW_REGS
+#define OEQ_FWD_WINDOW_REGS 80
+#endif
 static inline int fwd_window_min_blocks(int threads) {
-  return threads <= 256 ? 65536 / (80 * threads) : 0;
+  return threads <= 256 ? 65536 / (OEQ_FWD_WINDOW_REGS * threads) : 0;
 }
 
 /* Around each kernel: a source compiled with OEQ_PART defined keeps the
