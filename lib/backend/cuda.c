@@ -201,8 +201,6 @@ static oeq_status_t compile_parts(const char *text, int sm, void *image[2], oeq_
     job[i].source = with_part(text, i + 1);
     job[i].sm = sm;
     job[i].what = i == 0 ? "TP forward" : "TP backward";
-    job[i].status = OEQ_SUCCESS;
-    job[i].err.message[0] = '\0';
   }
   oeq_status_t st = OEQ_SUCCESS;
   if (!job[0].source || !job[1].source) {

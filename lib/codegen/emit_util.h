@@ -48,6 +48,11 @@ typedef struct emit_ctx {
 /* uvw and uuw: the modes that sum over pairs of inputs per output. */
 static inline int is_pair_mode(oeq_mode_t m) { return m == OEQ_MODE_UVW || m == OEQ_MODE_UUW; }
 
+/* Pairs of a pair path: mul1 mul2 (uvw) or mul1 (uuw). */
+static inline int64_t pair_count(const oeq_path_t *p) {
+  return p->mode == OEQ_MODE_UVW ? p->mul1 * p->mul2 : p->mul1;
+}
+
 /* Whether path p writes output block b. */
 static inline int path_in_block(const oeq_path_t *p, const oeq_block_t *b) {
   return p->z_offset == b->offset && p->mul3 == b->mul && p->d3 == b->d;

@@ -19,10 +19,6 @@ static inline int64_t mma_pad_to(int64_t n, int64_t want, int64_t period) {
  * reading neighbouring rows land in distinct banks. */
 static inline int64_t mma_padded_row(int64_t n) { return mma_pad_to(n, 8, 32); }
 
-/* Pairs of a pair path: mul1 mul2 (uvw) or mul1 (uuw). */
-static inline int64_t mma_pairs(const oeq_path_t *p) {
-  return p->mode == OEQ_MODE_UVW ? p->mul1 * p->mul2 : p->mul1;
-}
 
 /* Once per translation unit, before the tensor-core kernels: oeq_tf32 /
  * oeq_split (a float32 as two TF32 parts) and oeq_mma (m16n8k8 TF32 with

@@ -369,8 +369,8 @@ static const char *dz_at(const emit_ctx_t *c, const oeq_path_t *p, const char *o
 static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
   int ua[64], ub[64], uc[64];
   emit_used_indices(p, ua, ub, uc);
-  const int uvw = p->mode == OEQ_MODE_UVW, wt = p->has_weight;
-  const long long n_pairs = uvw ? (long long)(p->mul1 * p->mul2) : (long long)p->mul1;
+  const int wt = p->has_weight;
+  const long long n_pairs = (long long)pair_count(p);
   char dz[160];
   oeq_sb_printf(c->sb, "  for (int q0 = 0; q0 < %lld; q0 += OEQ_WARP) {\n", n_pairs);
   emit_pair_operands(c, p, ua, ub, uc, n_pairs);
@@ -425,8 +425,7 @@ static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
 static void emit_pair_path_olanes(const emit_ctx_t *c, const oeq_path_t *p) {
   int ua[64], ub[64], uc[64];
   emit_used_indices(p, ua, ub, uc);
-  const int uvw = p->mode == OEQ_MODE_UVW;
-  const long long n_pairs = uvw ? (long long)(p->mul1 * p->mul2) : (long long)p->mul1;
+  const long long n_pairs = (long long)pair_count(p);
   const long long m3 = (long long)p->mul3;
   const int single = n_pairs == 1;
   char dz[160];

@@ -132,7 +132,7 @@ static int64_t group_ts(const dw_mma_plan_t *pl, const oeq_schedule_t *s, int fi
  * group is full or its t would outgrow DW_TS_MAX_BYTES. */
 static int add_tile(dw_mma_plan_t *pl, const oeq_schedule_t *s, int path, int64_t m0, int64_t n0,
                     size_t csz) {
-  const int64_t q_hi = m0 + pl->tm < mma_pairs(&s->paths[path]) ? m0 + pl->tm : mma_pairs(&s->paths[path]);
+  const int64_t q_hi = m0 + pl->tm < pair_count(&s->paths[path]) ? m0 + pl->tm : pair_count(&s->paths[path]);
   for (int attempt = 0; attempt < 2; attempt++) {
     dw_group_t *g = pl->n_groups ? &pl->groups[pl->n_groups - 1] : NULL;
     if (g && g->n_tiles < DW_WARPS * DW_SLOTS) {
@@ -173,7 +173,7 @@ static dw_mma_plan_t *plan_rows(const oeq_schedule_t *s, const oeq_codegen_targe
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     if (!takes_dw(p)) continue;
-    n_tiles += (mma_pairs(p) + tm - 1) / tm * ((p->mul3 + 7) / 8);
+    n_tiles += (pair_count(p) + tm - 1) / tm * ((p->mul3 + 7) / 8);
     weights += p->w_count;
   }
   if (n_tiles == 0 || n_tiles > DW_MAX_GROUPS * DW_WARPS * DW_SLOTS ||
@@ -195,7 +195,7 @@ static dw_mma_plan_t *plan_rows(const oeq_schedule_t *s, const oeq_codegen_targe
   for (int i = 0; ok && i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     if (!takes_dw(p)) continue;
-    for (int64_t m0 = 0; ok && m0 < mma_pairs(p); m0 += tm)
+    for (int64_t m0 = 0; ok && m0 < pair_count(p); m0 += tm)
       for (int64_t n0 = 0; ok && n0 < p->mul3; n0 += 8) ok = add_tile(pl, s, i, m0, n0, csz);
   }
   if (!ok) {
@@ -340,7 +340,7 @@ static void emit_tile(const emit_ctx_t *c, const dw_tile_t *t, const dw_group_t 
                 (long long)(gp->ts_off + (t->m0 - gp->q_lo)), (long long)gp->ldq, p->d3,
                 (long long)p->z_offset, (long long)t->n0, (long long)p->mul3 - 1,
                 mul_ir ? (long long)p->d3 : 1LL, mul_ir ? 1LL : (long long)p->mul3,
-                (long long)t->m0, (long long)mma_pairs(p), (long long)p->w_offset);
+                (long long)t->m0, (long long)pair_count(p), (long long)p->w_offset);
 }
 
 static void emit_tables(const emit_ctx_t *c, int slots) {

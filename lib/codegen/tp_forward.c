@@ -114,19 +114,12 @@ static void emit_direct_path(const emit_ctx_t *c, const oeq_path_t *p, weight_sr
   oeq_sb_puts(c->sb, "  }\n  }\n");
 }
 
-/* One pair-mode path (uvw, uuw): t for 32 pairs at a time in shared
- * memory, then the weighted sum over pairs for lane o. */
-static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p, weight_src_t ws) {
+/* tk<k> = sum_ab C_abk x y of pair q (a variable in scope) of pair path
+ * p: u and v from q, the operands from the staged row (xs, ys). */
+static void emit_pair_t(const emit_ctx_t *c, const oeq_path_t *p) {
   int used_a[64], used_b[64], used_c[64];
   emit_used_indices(p, used_a, used_b, used_c);
-  const int uvw = p->mode == OEQ_MODE_UVW;
-  const long long n_pairs = uvw ? (long long)(p->mul1 * p->mul2) : (long long)p->mul1;
-  oeq_sb_printf(c->sb, "  // path %d (instruction %d, %s, l=%d,%d->%d)\n", (int)(p - c->s->paths),
-                p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3);
-  oeq_sb_printf(c->sb, "  for (int q0 = 0; q0 < %lld; q0 += OEQ_WARP) {\n", n_pairs);
-  oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n  { const int q = q0 + lane;\n");
-  oeq_sb_printf(c->sb, "  if (q < %lld) {\n", n_pairs);
-  if (uvw)
+  if (p->mode == OEQ_MODE_UVW)
     oeq_sb_printf(c->sb, "  const int u = q / %lld, v = q %% %lld;\n", (long long)p->mul2,
                   (long long)p->mul2);
   else
@@ -135,6 +128,18 @@ static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p, weight_src_
   emit_load_operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, used_b, "v", NULL);
   for (int k = 0; k < p->d3; k++) oeq_sb_printf(c->sb, "  oeq_ct tk%d = (oeq_ct)0;\n", k);
   emit_cg_accumulate(c, p, NULL, "tk%d");
+}
+
+/* One pair-mode path (uvw, uuw): t for 32 pairs at a time in shared
+ * memory, then the weighted sum over pairs for lane o. */
+static void emit_pair_path(const emit_ctx_t *c, const oeq_path_t *p, weight_src_t ws) {
+  const long long n_pairs = (long long)pair_count(p);
+  oeq_sb_printf(c->sb, "  // path %d (instruction %d, %s, l=%d,%d->%d)\n", (int)(p - c->s->paths),
+                p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3);
+  oeq_sb_printf(c->sb, "  for (int q0 = 0; q0 < %lld; q0 += OEQ_WARP) {\n", n_pairs);
+  oeq_sb_puts(c->sb, "  OEQ_SYNCWARP();\n  { const int q = q0 + lane;\n");
+  oeq_sb_printf(c->sb, "  if (q < %lld) {\n", n_pairs);
+  emit_pair_t(c, p);
   for (int k = 0; k < p->d3; k++)
     oeq_sb_printf(c->sb, "  pt[lane * %d + %d] = tk%d;\n", p->d3, k, k);
   oeq_sb_puts(c->sb, "  } }\n  OEQ_SYNCWARP();\n");
@@ -228,20 +233,10 @@ static void emit_narrow_block(const emit_ctx_t *c, const oeq_block_t *b, weight_
     if (!path_in_block(p, b)) continue;
     int used_a[64], used_b[64], used_c[64];
     emit_used_indices(p, used_a, used_b, used_c);
-    const int uvw = p->mode == OEQ_MODE_UVW;
-    const long long n_pairs = uvw ? (long long)(p->mul1 * p->mul2) : (long long)p->mul1;
     oeq_sb_printf(c->sb, "  // path %d (instruction %d, %s, l=%d,%d->%d), lanes across pairs\n",
                   i, p->instruction, oeq_mode_name(p->mode), p->l1, p->l2, p->l3);
-    oeq_sb_printf(c->sb, "  for (int q = lane; q < %lld; q += OEQ_WARP) {\n", n_pairs);
-    if (uvw)
-      oeq_sb_printf(c->sb, "  const int u = q / %lld, v = q %% %lld;\n", (long long)p->mul2,
-                    (long long)p->mul2);
-    else
-      oeq_sb_puts(c->sb, "  const int u = q, v = q;\n");
-    emit_load_operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, used_a, "u", NULL);
-    emit_load_operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, used_b, "v", NULL);
-    for (int k = 0; k < d; k++) oeq_sb_printf(c->sb, "  oeq_ct tk%d = (oeq_ct)0;\n", k);
-    emit_cg_accumulate(c, p, NULL, "tk%d");
+    oeq_sb_printf(c->sb, "  for (int q = lane; q < %lld; q += OEQ_WARP) {\n", (long long)pair_count(p));
+    emit_pair_t(c, p);
     for (int o = 0; o < m; o++) {
       /* W[q][o] of this path: e3nn's [u][v][w] (uvw) or [u][w] (uuw) */
       if (p->has_weight)

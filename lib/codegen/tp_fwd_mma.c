@@ -54,7 +54,7 @@ fwd_mma_plan_t *fwd_mma_plan(const oeq_schedule_t *s, const oeq_codegen_target_t
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
     fwd_path_t *fp = &pl->paths[i];
-    fp->pairs_pad = round_up(mma_pairs(p), 8);
+    fp->pairs_pad = round_up(pair_count(p), 8);
     /* A reads: lanes (g, t) at g ldq + t, distinct banks for ldq = 4 mod 8;
      * B reads: lanes at t ldw + g, distinct for ldw = 8 or 24 mod 32 (the
      * backward reads W^T, g ldw + t: two lanes a bank) */
@@ -141,7 +141,7 @@ void pair_mma_emit_weights(const emit_ctx_t *c) {
                   "    const int q = i / %lld, o = i - q * %lld;\n"
                   "    const oeq_ct v = q < %lld && o < %lld ? (oeq_ct)w[%lld + q * %lld + o] : (oeq_ct)0;\n",
                   (long long)(fp->pairs_pad * fp->ldw), (long long)fp->ldw, (long long)fp->ldw,
-                  (long long)mma_pairs(p), (long long)p->mul3, (long long)p->w_offset,
+                  (long long)pair_count(p), (long long)p->mul3, (long long)p->w_offset,
                   (long long)p->mul3);
     oeq_sb_printf(c->sb, "    ws[%lld + i] = v;\n  }\n", (long long)fp->ws_off);
   }
@@ -224,7 +224,7 @@ void emit_tp_forward_mma(const emit_ctx_t *c) {
     const oeq_path_t *p = &s->paths[i];
     char ts_off[32];
     snprintf(ts_off, sizeof ts_off, "%lld", (long long)pl->paths[i].ts_off);
-    mma_emit_pair_t(c, p, "0", mma_pairs(p), ts_off, pl->paths[i].ldq, "OEQ_FWD_ROWS", pl->xdp,
+    mma_emit_pair_t(c, p, "0", pair_count(p), ts_off, pl->paths[i].ldq, "OEQ_FWD_ROWS", pl->xdp,
                     pl->ydp);
   }
   oeq_sb_puts(c->sb, "  __syncthreads(); /* x and y read */\n");
