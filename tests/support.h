@@ -5,6 +5,16 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* The first line of a run-time compiler's log that holds a warning, or
+ * NULL: generated source compiles clean, so a warning is a generator bug. */
+static inline const char *test_first_warning(const char *log) {
+  const char *w = log ? strstr(log, "warning") : NULL;
+  if (!w) return NULL;
+  while (w > log && w[-1] != '\n') w--;
+  return w;
+}
 
 /* A deterministic generator so failures reproduce (xorshift64*). */
 typedef struct {

@@ -20,6 +20,7 @@
 #include "oeq.h"
 #include "problem.h"
 #include "schedule.h"
+#include "support.h"
 
 typedef struct job {
   char label[160];
@@ -82,10 +83,8 @@ static void run_job(job_t *j) {
       j->failed = 1;
       snprintf(j->message, sizeof j->message, "%s sm_%d: %ld bytes of register spills", j->label,
                archs[a], spill_bytes(log));
-    } else if (log && strstr(log, "warning")) {
-      /* generated source compiles clean: a warning is a generator bug */
-      const char *w = strstr(log, "warning");
-      while (w > log && w[-1] != '\n') w--;
+    } else if (test_first_warning(log)) {
+      const char *w = test_first_warning(log);
       j->failed = 1;
       snprintf(j->message, sizeof j->message, "%s sm_%d: compiler warning: %.300s", j->label,
                archs[a], w);
@@ -332,6 +331,39 @@ Test(nvrtc_compile, measured_choices_hold_for_anchors) {
   free(s.text);
 }
 
+/* The generated source of a fully connected problem (e3nn's builder:
+ * shared weights) for `target`. */
+static oeq_tp_source_t fc_source(const char *in1, const char *in2, const char *out, oeq_dtype_t t,
+                                 const oeq_codegen_target_t *target) {
+  oeq_problem_t *p = NULL;
+  cr_assert_eq(oeq_problem_create_fully_connected(in1, in2, out, &p), OEQ_SUCCESS, "%s",
+               oeq_last_error());
+  cr_assert_eq(oeq_problem_set_dtypes(p, t, t), OEQ_SUCCESS);
+  oeq_error_t err;
+  oeq_schedule_t *sched = NULL;
+  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
+  oeq_tp_source_t s = {0};
+  cr_assert_eq(oeq_codegen_tp(sched, target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  oeq_schedule_free(sched);
+  oeq_problem_destroy(p);
+  return s;
+}
+
+/* Where NVRTC is: the source compiles for sm_`sm` with no register spills. */
+static void expect_compiles_without_spills(const char *text, int sm, const char *what) {
+  oeq_error_t err;
+  if (getenv("OEQ_SKIP_RTC_TESTS") || !oeq_nvrtc_api(&err)) return;
+  const char *opts[] = {"--ptxas-options=-v"};
+  void *bin = NULL;
+  size_t size = 0;
+  char *log = NULL;
+  cr_expect_eq(oeq_nvrtc_compile(text, sm, opts, 1, &bin, &size, &log, &err), OEQ_SUCCESS, "%.900s",
+               err.message);
+  cr_expect_eq(spill_bytes(log), 0, "register spills in %s", what);
+  free(bin);
+  free(log);
+}
+
 /* Shared-weight dw of the pair paths (tp_dw_mma.c) and, where every path
  * is one, the forward (tp_fwd_mma.c) on tensor cores: from sm_80 on, in
  * CUDA, with shared weights and many weights a row only; the backward
@@ -373,56 +405,30 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   free(s.text);
 
   /* many tiles: several groups, and the source compiles (where NVRTC is) */
-  oeq_problem_t *p = NULL;
-  cr_assert_eq(oeq_problem_create_fully_connected("33x0e+20x1o+7x2e+5x3o", "5x0e+3x1o+1x2e",
-                                                  "17x0e+9x1o+41x2e+3x3o", &p),
-               OEQ_SUCCESS);
-  oeq_error_t err;
-  oeq_schedule_t *sched = NULL;
-  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
   oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 163 * 1024, 80};
-  cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  s = fc_source("33x0e+20x1o+7x2e+5x3o", "5x0e+3x1o+1x2e", "17x0e+9x1o+41x2e+3x3o", OEQ_FLOAT32,
+                &target);
   cr_expect_gt(s.dw_groups, 1, "%d dw tile groups", s.dw_groups);
-  if (!getenv("OEQ_SKIP_RTC_TESTS") && oeq_nvrtc_api(&err)) {
-    const char *opts[] = {"--ptxas-options=-v"};
-    void *bin = NULL;
-    size_t size = 0;
-    char *log = NULL;
-    cr_expect_eq(oeq_nvrtc_compile(s.text, 80, opts, 1, &bin, &size, &log, &err), OEQ_SUCCESS, "%.900s",
-                 err.message);
-    cr_expect_eq(spill_bytes(log), 0, "register spills in the multi-group dw kernel");
-    free(bin);
-    free(log);
-  }
+  expect_compiles_without_spills(s.text, 80, "the multi-group dw kernel");
   free(s.text);
-  oeq_schedule_free(sched);
-  oeq_problem_destroy(p);
 
   /* rows too wide for 16 staged at a time: 8 (generated, not compiled here:
    * the GPU suite's wide_shared_f32 and wide13_shared_f32 run them) */
-  cr_assert_eq(oeq_problem_create_fully_connected("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e",
-                                                  "128x0e+128x1o+128x2e", &p),
-               OEQ_SUCCESS);
-  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
   target.sm = 90;
   target.max_shared_per_block = 227 * 1024;
-  cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  s = fc_source("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e", "128x0e+128x1o+128x2e", OEQ_FLOAT32,
+                &target);
   cr_expect(s.dw_groups > 1 && s.dw_rows == 8, "wide rows: %d dw groups, %d rows", s.dw_groups,
             s.dw_rows);
   cr_expect_leq(constant_bytes(s.text), 65536, "%ld bytes of __constant__ data",
                 constant_bytes(s.text));
   free(s.text);
-  oeq_schedule_free(sched);
-  oeq_problem_destroy(p);
 
   /* 26 tile groups: their tables (73 KB) outgrow the 64 KB of __constant__
    * memory and go to global memory (before: ptxas "too much global
    * constant data", a plan that failed to compile) */
-  cr_assert_eq(oeq_problem_create_fully_connected("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o",
-                                                  "128x0e+128x1o+128x2e", &p),
-               OEQ_SUCCESS);
-  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
-  cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  s = fc_source("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "128x0e+128x1o+128x2e", OEQ_FLOAT32,
+                &target);
   cr_expect_gt(s.dw_groups, 22, "%d dw groups", s.dw_groups);
   cr_expect_leq(constant_bytes(s.text), 65536, "%ld bytes of __constant__ data",
                 constant_bytes(s.text));
@@ -430,32 +436,14 @@ Test(nvrtc_compile, tensor_cores_where_they_apply) {
   /* one kernel body for every group: the group's t builders by shape */
   cr_expect(has(&s, "switch (oeq_dw_gp[i][GP_SHAPE])"), "dw groups not table-driven");
   free(s.text);
-  oeq_schedule_free(sched);
-  oeq_problem_destroy(p);
 
   /* its float64 twin: 2,816 tiles, 44 groups (before: none, a global
    * atomic per weight and row) */
-  cr_assert_eq(oeq_problem_create_fully_connected("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e",
-                                                  "128x0e+128x1o+128x2e", &p),
-               OEQ_SUCCESS);
-  cr_assert_eq(oeq_problem_set_dtypes(p, OEQ_FLOAT64, OEQ_FLOAT64), OEQ_SUCCESS);
-  cr_assert_eq(oeq_schedule_build(p, &sched, &err), OEQ_SUCCESS, "%s", err.message);
-  cr_assert_eq(oeq_codegen_tp(sched, &target, &s, &err), OEQ_SUCCESS, "%s", err.message);
+  s = fc_source("128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e", "128x0e+128x1o+128x2e", OEQ_FLOAT64,
+                &target);
   cr_expect_gt(s.dw_groups, 32, "float64 wide: %d dw groups", s.dw_groups);
-  if (!getenv("OEQ_SKIP_RTC_TESTS") && oeq_nvrtc_api(&err)) {
-    const char *opts[] = {"--ptxas-options=-v"};
-    void *bin = NULL;
-    size_t size = 0;
-    char *log = NULL;
-    cr_expect_eq(oeq_nvrtc_compile(s.text, 90, opts, 1, &bin, &size, &log, &err), OEQ_SUCCESS,
-                 "%.900s", err.message);
-    cr_expect_eq(spill_bytes(log), 0, "register spills in the 44-group dw kernel");
-    free(bin);
-    free(log);
-  }
+  expect_compiles_without_spills(s.text, 90, "the 44-group dw kernel");
   free(s.text);
-  oeq_schedule_free(sched);
-  oeq_problem_destroy(p);
 }
 
 /* The CUDA backend compiles a plan's source twice, with OEQ_PART 1 (the

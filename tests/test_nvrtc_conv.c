@@ -18,6 +18,7 @@
 #include "oeq.h"
 #include "problem.h"
 #include "schedule.h"
+#include "support.h"
 
 typedef struct {
   char label[160];
@@ -51,10 +52,8 @@ static void run_job(job_t *j) {
     if (oeq_nvrtc_compile(src.text, archs[a], NULL, 0, &bin, &size, &log, &err) != OEQ_SUCCESS) {
       j->failed = 1;
       snprintf(j->message, sizeof j->message, "%s sm_%d: %.900s", j->label, archs[a], err.message);
-    } else if (log && strstr(log, "warning")) {
-      /* generated source compiles clean: a warning is a generator bug */
-      const char *w = strstr(log, "warning");
-      while (w > log && w[-1] != '\n') w--;
+    } else if (test_first_warning(log)) {
+      const char *w = test_first_warning(log);
       j->failed = 1;
       snprintf(j->message, sizeof j->message, "%s sm_%d: compiler warning: %.300s", j->label,
                archs[a], w);
