@@ -1,12 +1,9 @@
 # tests/fixtures.mk: the e3nn reference-fixture suite (tests/test_fixtures.c).
-# Included from tests/tests.mk inside `if HAVE_CRITERION`. The fixtures are
-# written by tests/fixtures/gen_fixtures.py (see tests/fixtures/README.md).
-check_PROGRAMS += tests/test_fixtures
+# The fixtures are written by tests/fixtures/gen_fixtures.py (see
+# tests/fixtures/README.md).
+CRITERION_SUITES += tests/test_fixtures
 tests_test_fixtures_SOURCES = tests/test_fixtures.c tests/fixture_io.c
 noinst_HEADERS += tests/fixture_io.h
-tests_test_fixtures_CFLAGS = $(SUITE_CC_FLAGS)
-tests_test_fixtures_LDADD = $(SUITE_LIBS)
-tests_test_fixtures_LDFLAGS = $(SUITE_LINK_FLAGS)
 
 EXTRA_DIST += \
 	tests/fixtures/README.md \
@@ -55,15 +52,10 @@ EXTRA_DIST += \
 	tests/fixtures/zero_mul_element.bin \
 	tests/fixtures/zero_mul_path.bin
 
-TESTS += tests/test_fixtures
-
 # The fused-convolution fixtures (tests/test_conv_fixtures.c), written by
 # tests/fixtures/gen_conv_fixtures.py (see tests/fixtures/README.md).
-check_PROGRAMS += tests/test_conv_fixtures
+CRITERION_SUITES += tests/test_conv_fixtures
 tests_test_conv_fixtures_SOURCES = tests/test_conv_fixtures.c tests/fixture_io.c
-tests_test_conv_fixtures_CFLAGS = $(SUITE_CC_FLAGS)
-tests_test_conv_fixtures_LDADD = $(SUITE_LIBS)
-tests_test_conv_fixtures_LDFLAGS = $(SUITE_LINK_FLAGS)
 
 EXTRA_DIST += \
 	tests/fixtures/gen_conv_fixtures.py \
@@ -72,5 +64,3 @@ EXTRA_DIST += \
 	tests/fixtures/conv_fctp_shared.bin \
 	tests/fixtures/conv_nequip_ghosts.bin \
 	tests/fixtures/conv_directed_mixed.bin
-
-TESTS += tests/test_conv_fixtures

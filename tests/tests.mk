@@ -17,28 +17,27 @@ SH_LOG_DRIVER = $(SHELL) $(top_srcdir)/build-aux/test-driver
 PY_LOG_COMPILER = $(PYTHON3)
 PY_LOG_DRIVER = $(SHELL) $(top_srcdir)/build-aux/test-driver
 
-SUITE_CC_FLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+# Every Criterion suite is one name in CRITERION_SUITES (tests/*.mk): its
+# source is NAME.c unless the fragment lists NAME_SOURCES, and it takes the
+# defaults below. They are the Makefile's global defaults, so every other
+# program (library users in examples/, bench/, fortran/) names its own LDADD.
+# CRITERION_CFLAGS reach the library's objects too (they are only -pthread
+# and -D's for Criterion's own headers).
 SUITE_LIBS = liboeq_core.la $(CRITERION_LIBS) -lm
-SUITE_LINK_FLAGS = $(OPENMP_CFLAGS)
+AM_CFLAGS += $(CRITERION_CFLAGS)
+LDADD = $(SUITE_LIBS)
+AM_LDFLAGS = $(OPENMP_CFLAGS)
 
 noinst_HEADERS += tests/support.h
 EXTRA_DIST += tests/fixtures
 
-if HAVE_CRITERION
-check_PROGRAMS += tests/test_cg
-tests_test_cg_SOURCES = tests/test_cg.c
-tests_test_cg_CFLAGS = $(SUITE_CC_FLAGS)
-tests_test_cg_LDADD = $(SUITE_LIBS)
-tests_test_cg_LDFLAGS = $(SUITE_LINK_FLAGS)
-
+CRITERION_SUITES =
 include tests/suites.mk
 include tests/fixtures.mk
-endif
-
-# Each fragment adds its own suites to TESTS (check_PROGRAMS also holds
-# drivers that are not tests themselves).
+include tests/gpu.mk
 if HAVE_CRITERION
-TESTS += tests/test_cg
+check_PROGRAMS += $(CRITERION_SUITES)
+TESTS += $(CRITERION_SUITES)
 endif
 
 # A plain program for valgrind (run by .ci/test): the whole lifecycle in one
