@@ -172,6 +172,33 @@ module oeq_c
       integer(c_int64_t), intent(out) :: out
       integer(c_int) :: res
     end function oeq_problem_dims
+    function oeq_problem_dtypes(p, irrep_dtype, weight_dtype) bind(C, &
+        name="oeq_problem_dtypes") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: p
+      integer(c_int), intent(out) :: irrep_dtype
+      integer(c_int), intent(out) :: weight_dtype
+      integer(c_int) :: res
+    end function oeq_problem_dtypes
+    function oeq_problem_shared_weights(p, shared) bind(C, &
+        name="oeq_problem_shared_weights") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: p
+      integer(c_int), intent(out) :: shared
+      integer(c_int) :: res
+    end function oeq_problem_shared_weights
+    function oeq_problem_irreps_count(p, in1, in2, out) bind(C, &
+        name="oeq_problem_irreps_count") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: p
+      integer(c_int64_t), intent(out) :: in1
+      integer(c_int64_t), intent(out) :: in2
+      integer(c_int64_t), intent(out) :: out
+      integer(c_int) :: res
+    end function oeq_problem_irreps_count
     function oeq_problem_describe(p, buf, len, needed) bind(C, &
         name="oeq_problem_describe") result(res)
       import

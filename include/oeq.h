@@ -150,6 +150,19 @@ OEQ_API oeq_status_t oeq_problem_weight_numel(const oeq_problem_t *p, int64_t *o
 /* Row widths of x, y and z in elements (any out-pointer may be NULL). */
 OEQ_API oeq_status_t oeq_problem_dims(const oeq_problem_t *p, int64_t *in1, int64_t *in2,
                                       int64_t *out);
+/* Getters of what the setters recorded, so that a binding never reads it back
+ * from oeq_problem_describe's text. Each fails only on a NULL problem (or a
+ * NULL `shared`); an out-pointer documented as NULL-able is then skipped. */
+/* The irrep and weight dtypes (either out-pointer may be NULL). */
+OEQ_API oeq_status_t oeq_problem_dtypes(const oeq_problem_t *p, oeq_dtype_t *irrep_dtype,
+                                        oeq_dtype_t *weight_dtype);
+/* 1 if the weights are shared (one row for the whole batch), else 0. */
+OEQ_API oeq_status_t oeq_problem_shared_weights(const oeq_problem_t *p, int *shared);
+/* Entries of irreps_in1, irreps_in2, irreps_out ("8x0e+8x1o" has 2, "" has 0,
+ * a 0x entry counts): the lengths oeq_problem_set_variances reads. Any
+ * out-pointer may be NULL. */
+OEQ_API oeq_status_t oeq_problem_irreps_count(const oeq_problem_t *p, int64_t *in1, int64_t *in2,
+                                              int64_t *out);
 /* A JSON description into buf (len bytes, NUL-terminated, truncated if short;
  * buf may be NULL when len is 0). *needed (may be NULL) receives the length
  * without the NUL, so a caller can size the buffer with a first call. */

@@ -565,3 +565,29 @@ Test(errors, one_plan_from_4_threads) {
   free(x), free(y), free(w), free(dz);
   oeq_plan_destroy(plan);
 }
+
+/* The getters: a NULL problem (or NULL `shared`) is INVALID_ARGUMENT with a
+ * message and writes nothing; success clears the last error. */
+Test(errors, getters) {
+  oeq_dtype_t ir = (oeq_dtype_t)-7, wt = (oeq_dtype_t)-7;
+  int shared = -7;
+  int64_t a = -7, b = -7, c = -7;
+  EXPECT_FAIL(oeq_problem_dtypes(NULL, &ir, &wt), INV, "problem is NULL");
+  EXPECT_FAIL(oeq_problem_shared_weights(NULL, &shared), INV, "problem is NULL");
+  EXPECT_FAIL(oeq_problem_irreps_count(NULL, &a, &b, &c), INV, "problem is NULL");
+  cr_expect(ir == (oeq_dtype_t)-7 && wt == (oeq_dtype_t)-7 && shared == -7 && a == -7 && b == -7 && c == -7,
+            "out-pointers written by failed getters");
+
+  oeq_problem_t *p = small_problem(0);
+  EXPECT_FAIL(oeq_problem_shared_weights(p, NULL), INV, "shared is NULL");
+  EXPECT_OK(oeq_problem_dtypes(p, &ir, &wt));
+  cr_expect(ir == OEQ_FLOAT64 && wt == OEQ_FLOAT64, "dtypes %d %d", ir, wt);
+  EXPECT_FAIL(oeq_problem_irreps_count(NULL, NULL, NULL, NULL), INV, "NULL");
+  EXPECT_OK(oeq_problem_shared_weights(p, &shared));
+  cr_expect_eq(shared, 0);
+  EXPECT_FAIL(oeq_problem_dtypes(NULL, NULL, NULL), INV, "NULL");
+  EXPECT_OK(oeq_problem_irreps_count(p, &a, &b, &c));
+  cr_expect(a == 2 && b == 2 && c == 3, "irreps_count %lld %lld %lld", (long long)a, (long long)b,
+            (long long)c);
+  oeq_problem_destroy(p);
+}

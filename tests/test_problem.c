@@ -472,3 +472,65 @@ Test(problem, defaults) {
   cr_expect(p->layout == OEQ_LAYOUT_MUL_IR);
   oeq_problem_destroy(p);
 }
+
+/* The getters report what the setters recorded (and the defaults before
+ * any setter); each NULL-able out-pointer may be left out. */
+Test(problem, getters_follow_setters) {
+  oeq_problem_t *p = make("16x0e+0x1o+8x1o+2x2e", "", "4x1e");
+  oeq_dtype_t ir = (oeq_dtype_t)-1, wt = (oeq_dtype_t)-1;
+  int shared = -1;
+  cr_assert_eq(oeq_problem_dtypes(p, &ir, &wt), OEQ_SUCCESS, "%s", oeq_last_error());
+  cr_expect(ir == OEQ_FLOAT32 && wt == OEQ_FLOAT32, "default dtypes %d %d", ir, wt);
+  cr_assert_eq(oeq_problem_shared_weights(p, &shared), OEQ_SUCCESS, "%s", oeq_last_error());
+  cr_expect_eq(shared, 1, "default shared weights %d", shared);
+
+  const oeq_dtype_t pairs[][2] = {{OEQ_FLOAT64, OEQ_FLOAT32}, {OEQ_FLOAT32, OEQ_FLOAT64},
+                                  {OEQ_FLOAT64, OEQ_FLOAT64}};
+  for (int k = 0; k < 3; k++) {
+    cr_assert_eq(oeq_problem_set_dtypes(p, pairs[k][0], pairs[k][1]), OEQ_SUCCESS);
+    ir = wt = (oeq_dtype_t)-1;
+    cr_assert_eq(oeq_problem_dtypes(p, &ir, &wt), OEQ_SUCCESS);
+    cr_expect(ir == pairs[k][0] && wt == pairs[k][1], "dtypes %d %d after set %d %d", ir, wt,
+              pairs[k][0], pairs[k][1]);
+  }
+  wt = (oeq_dtype_t)-1;
+  cr_assert_eq(oeq_problem_dtypes(p, NULL, &wt), OEQ_SUCCESS);
+  cr_expect_eq(wt, OEQ_FLOAT64);
+  ir = (oeq_dtype_t)-1;
+  cr_assert_eq(oeq_problem_dtypes(p, &ir, NULL), OEQ_SUCCESS);
+  cr_expect_eq(ir, OEQ_FLOAT64);
+  cr_assert_eq(oeq_problem_dtypes(p, NULL, NULL), OEQ_SUCCESS);
+
+  for (int want = 0; want < 2; want++) {
+    cr_assert_eq(oeq_problem_set_shared_weights(p, want ? 7 : 0), OEQ_SUCCESS);
+    shared = -1;
+    cr_assert_eq(oeq_problem_shared_weights(p, &shared), OEQ_SUCCESS);
+    cr_expect_eq(shared, want, "shared %d after set %d", shared, want ? 7 : 0);
+  }
+
+  /* 4 entries (the 0x entry counts), none ("" ), 1 */
+  int64_t n1 = -1, n2 = -1, n3 = -1;
+  cr_assert_eq(oeq_problem_irreps_count(p, &n1, &n2, &n3), OEQ_SUCCESS);
+  cr_expect(n1 == 4 && n2 == 0 && n3 == 1, "irreps_count %lld %lld %lld", (long long)n1,
+            (long long)n2, (long long)n3);
+  int64_t only = -1;
+  cr_assert_eq(oeq_problem_irreps_count(p, NULL, NULL, &only), OEQ_SUCCESS);
+  cr_expect_eq(only, 1);
+  cr_assert_eq(oeq_problem_irreps_count(p, NULL, NULL, NULL), OEQ_SUCCESS);
+  oeq_problem_destroy(p);
+
+  /* A builder's problem: MACE's channelwise sets per-row weights; the counts
+   * are those of its inputs and of the sorted outputs it built. */
+  oeq_problem_t *cw = NULL;
+  cr_assert_eq(oeq_problem_create_channelwise("8x0e+8x1o", "0e+1o+2e", "0e+1o+2e", &cw),
+               OEQ_SUCCESS, "%s", oeq_last_error());
+  shared = -1;
+  cr_assert_eq(oeq_problem_shared_weights(cw, &shared), OEQ_SUCCESS);
+  cr_expect_eq(shared, 0, "channelwise shared weights %d", shared);
+  n1 = n2 = n3 = -1;
+  cr_assert_eq(oeq_problem_irreps_count(cw, &n1, &n2, &n3), OEQ_SUCCESS);
+  cr_expect(n1 == 2 && n2 == 3, "channelwise input counts %lld %lld", (long long)n1, (long long)n2);
+  cr_expect_eq(n3, cw->out.len, "channelwise output count %lld vs %d", (long long)n3, cw->out.len);
+  cr_expect(n3 >= 3, "8x0e+8x1o x 0e+1o+2e reaches 0e, 1o, 2e: %lld outputs", (long long)n3);
+  oeq_problem_destroy(cw);
+}
