@@ -15,7 +15,9 @@ EXTRA_DIST += fortran/genf03.py fortran/oeq-fortran.pc.in fortran/tests/test_gen
 TESTS += fortran/tests/test_genf03.sh
 
 if HAVE_FC
-OEQF_FCFLAGS = -std=f2008 -Wall -Werror -J fortran
+# The standard, warning and module-directory flags in the spelling of the
+# compiler configure found (configure.ac).
+OEQF_FCFLAGS = $(OEQF_STD_FCFLAGS) $(FC_MODOUT)fortran
 
 lib_LTLIBRARIES += liboeqf.la
 liboeqf_la_SOURCES = fortran/oeq_c.f90 fortran/oeq.f90

@@ -2,6 +2,8 @@
 # check-exports.sh: liboeq.so exports exactly the oeq_* API: every function
 # declared in include/oeq.h is defined, and nothing outside oeq_* is.
 # The list of functions is parsed from the header so it cannot drift.
+# Where configure used the version script (lib/liboeq.map), every export
+# also carries the version node OEQ_1, the library's only version node.
 # Plain exit-code test: 0 pass, 1 fail, 77 skip.
 srcdir=${OEQ_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${OEQ_BUILDDIR:-.}
@@ -13,6 +15,11 @@ if [ ! -f "$lib" ]; then
   exit 77
 fi
 command -v nm >/dev/null 2>&1 || { echo "SKIP: no nm"; exit 77; }
+versioned=${OEQ_LD_VERSION_SCRIPT:-yes}
+if [ "$versioned" = yes ] && ! command -v objdump >/dev/null 2>&1; then
+  echo "SKIP: no objdump to read the version nodes"
+  exit 77
+fi
 
 tmp=${TMPDIR:-/tmp}/oeq-exports.$$
 trap 'rm -f "$tmp".*' EXIT INT TERM
@@ -49,6 +56,26 @@ if [ -n "$extra" ]; then
   echo "FAIL: oeq_* symbols exported but not declared in oeq.h (internal names leaking):"
   echo "$extra" | sed 's/^/  /'
   fail=1
+fi
+if [ "$versioned" = yes ]; then
+  # objdump -T: ... SIZE VERSION NAME; defined oeq_* functions only.
+  objdump -T "$lib" | awk '$NF ~ /^oeq_/ && $0 !~ /\*UND\*/ {print $(NF-1), $NF}' | sort -u >"$tmp.versions"
+  unversioned=$(awk '$1 != "OEQ_1" {print "  " $2 " (version " $1 ")"}' "$tmp.versions")
+  nver=$(awk '$1 == "OEQ_1"' "$tmp.versions" | wc -l)
+  if [ -n "$unversioned" ] || [ "$nver" -ne "$nexp" ]; then
+    echo "FAIL: $nver of $nexp exports carry the version node OEQ_1; not:"
+    echo "$unversioned"
+    fail=1
+  fi
+  # Version definitions: the soname's base entry, then OEQ_1 and nothing else.
+  nodes=$(objdump -p "$lib" | awk '/^Version definitions:/ {on = 1; next}
+    on && NF == 0 {on = 0} on && NF >= 4 && $2 != "0x01" {print $NF}' | tr '\n' ' ')
+  if [ "$nodes" != "OEQ_1 " ]; then
+    echo "FAIL: version nodes defined by liboeq.so: '$nodes', want 'OEQ_1 '"
+    fail=1
+  else
+    echo "version node: all $nver exports in OEQ_1"
+  fi
 fi
 [ $fail -eq 0 ] && echo "PASS: exports match oeq.h"
 exit $fail

@@ -3,7 +3,11 @@
 # plus a plain exit-code script that checks the exported symbols of liboeq.so.
 CRITERION_SUITES += tests/test_cg tests/test_irreps tests/test_problem
 CRITERION_SUITES += tests/test_cpu_tp tests/test_cpu_conv tests/test_errors
+CRITERION_SUITES += tests/test_version
 
 # Exported symbols: a plain script (exit status), not a Criterion suite.
 TESTS += tests/check-exports.sh
 EXTRA_DIST += tests/check-exports.sh
+# pkg-config --static links a program against liboeq.a (plain script too).
+TESTS += tests/check-static-link.sh
+EXTRA_DIST += tests/check-static-link.sh

@@ -8,7 +8,10 @@ LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/run-suite.sh
 EXTRA_DIST += tests/run-suite.sh
 AM_TESTS_ENVIRONMENT = OEQ_CACHE_DIR=off; export OEQ_CACHE_DIR; \
 	OEQ_SRCDIR='$(abs_top_srcdir)'; export OEQ_SRCDIR; \
-	OEQ_BUILDDIR='$(abs_top_builddir)'; export OEQ_BUILDDIR;
+	OEQ_BUILDDIR='$(abs_top_builddir)'; export OEQ_BUILDDIR; \
+	OEQ_LD_VERSION_SCRIPT='$(OEQ_LD_VERSION_SCRIPT)'; export OEQ_LD_VERSION_SCRIPT; \
+	OEQ_CC='$(CC)'; OEQ_CFLAGS='$(CFLAGS)'; OEQ_LDFLAGS='$(LDFLAGS)'; \
+	OEQ_PKG_CONFIG='$(PKG_CONFIG)'; export OEQ_CC OEQ_CFLAGS OEQ_LDFLAGS OEQ_PKG_CONFIG;
 
 # Scripts (.sh, .py) are judged by their exit status (77 = skipped).
 TEST_EXTENSIONS = .sh .py
@@ -21,10 +24,11 @@ PY_LOG_DRIVER = $(SHELL) $(top_srcdir)/build-aux/test-driver
 # source is NAME.c unless the fragment lists NAME_SOURCES, and it takes the
 # defaults below. They are the Makefile's global defaults, so every other
 # program (library users in examples/, bench/, fortran/) names its own LDADD.
-# CRITERION_CFLAGS reach the library's objects too (they are only -pthread
-# and -D's for Criterion's own headers).
+# CRITERION_CFLAGS (-pthread and a -D for Criterion's own headers) go to the
+# preprocessor, so every object sees them but no link line does: libtool
+# would record a -pthread of the link in liboeq.la for its users.
 SUITE_LIBS = liboeq_core.la $(CRITERION_LIBS) -lm
-AM_CFLAGS += $(CRITERION_CFLAGS)
+AM_CPPFLAGS += $(CRITERION_CFLAGS)
 LDADD = $(SUITE_LIBS)
 AM_LDFLAGS = $(OPENMP_CFLAGS)
 
