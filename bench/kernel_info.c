@@ -49,29 +49,29 @@ static int report(const anchor_t *a, const options_t *o) {
     goto done;
   }
   oeq_codegen_target_t target = {OEQ_DIALECT_CUDA, 4, 227 * 1024, o->sm};
+  oeq_kernel_table_t table = {0};
   if (o->conv) {
     oeq_conv_options_t opt = {.deterministic = o->det || o->kahan, .kahan = o->kahan};
     oeq_conv_source_t src = {0};
     if (oeq_codegen_conv(s, &target, &opt, &src, &err) != OEQ_SUCCESS) goto fail;
     text = src.text;
-    printf("%s conv (%s): %d warps/block, %d forward items\n", a->label,
-           o->kahan ? "kahan" : o->det ? "deterministic" : "atomic", src.warps_per_block, src.forward_items);
+    table = src.kernels;
+    printf("%s conv (%s): %d forward items\n", a->label,
+           o->kahan ? "kahan" : o->det ? "deterministic" : "atomic", src.forward_items);
   } else {
     oeq_tp_source_t src = {0};
     if (oeq_codegen_tp(s, &target, &src, &err) != OEQ_SUCCESS) goto fail;
     text = src.text;
-    printf("%s tp: x/y/z/w per row %lld/%lld/%lld/%lld, %d warps/block, shared forward %zu / backward %zu bytes\n",
-           a->label, (long long)s->x_dim, (long long)s->y_dim, (long long)s->z_dim, (long long)s->weight_numel,
-           src.warps_per_block, src.forward_shared_bytes, src.backward_shared_bytes);
-    if (src.forward_rows != src.warps_per_block)
-      printf("  forward on tensor cores: %d threads, %d rows a block at a time\n", src.forward_threads,
-             src.forward_rows);
-    if (src.backward_rows != src.warps_per_block)
-      printf("  dx, dy on tensor cores: %d threads, %d rows a block at a time\n",
-             src.backward_threads, src.backward_rows);
-    if (src.dw_groups)
-      printf("  dw on tensor cores: %d tile groups, %d threads, %zu bytes of shared memory\n",
-             src.dw_groups, src.dw_threads, src.dw_shared_bytes);
+    table = src.kernels;
+    printf("%s tp: x/y/z/w per row %lld/%lld/%lld/%lld\n", a->label, (long long)s->x_dim,
+           (long long)s->y_dim, (long long)s->z_dim, (long long)s->weight_numel);
+  }
+  for (int k = 0; k < table.count; k++) {
+    const oeq_kernel_desc_t *d = &table.kernel[k];
+    if (d->name)
+      printf("  %s (part %d): %d threads, %d rows a block at a time, %zu bytes of shared memory%s\n",
+             d->name, d->part, d->threads, d->rows_per_block, d->shared_bytes,
+             d->grid_y > 1 ? ", several groups" : "");
   }
   if (o->source) {
     fputs(text, stdout);

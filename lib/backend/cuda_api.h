@@ -76,15 +76,18 @@ typedef struct oeq_cuda_api {
                                                           int block_size, size_t dynamic_shared);
   CUresult (*cuMemsetD8Async)(CUdeviceptr dst, unsigned char value, size_t n, CUstream stream);
   CUresult (*cuGetErrorString)(CUresult error, const char **text);
-  /* used by tests and the benchmark */
+  CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes);
+  CUresult (*cuStreamSynchronize)(CUstream stream);
+  /* optional: NULL where the driver lacks them */
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *ptr, size_t bytes, CUstream stream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr ptr, CUstream stream);
+  /* optional, used by tests and the benchmark */
   CUresult (*cuMemAlloc)(CUdeviceptr *ptr, size_t bytes);
   CUresult (*cuMemFree)(CUdeviceptr ptr);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);
-  CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes);
   CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream);
   CUresult (*cuStreamCreate)(CUstream *stream, unsigned flags);
   CUresult (*cuStreamDestroy)(CUstream stream);
-  CUresult (*cuStreamSynchronize)(CUstream stream);
   CUresult (*cuEventCreate)(CUevent *event, unsigned flags);
   CUresult (*cuEventDestroy)(CUevent event);
   CUresult (*cuEventRecord)(CUevent event, CUstream stream);
@@ -126,12 +129,6 @@ const oeq_nvrtc_api_t *oeq_nvrtc_api(oeq_error_t *err);
  * and *size are set. *log (malloc'ed, may be NULL) receives the compiler
  * log whether or not compilation succeeds; a failure is OEQ_ERROR_COMPILE
  * with the log's head in err. */
-/* The CUBIN of `source` for sm_XY (sm = 10 * major + minor): from the kernel
- * cache, else compiled with NVRTC and stored. `what` names the kernels in
- * the OEQ_LOG line. *image is the caller's to free(). */
-oeq_status_t oeq_cuda_cached_image(const char *source, int sm, const char *what, void **image,
-                                   size_t *size, oeq_error_t *err);
-
 oeq_status_t oeq_nvrtc_compile(const char *source, int sm, const char *const *extra, int n_extra,
                                void **cubin, size_t *size, char **log, oeq_error_t *err);
 

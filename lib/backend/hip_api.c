@@ -75,12 +75,15 @@ static void load_hip(void) {
   HIP_SYM(hipGetErrorString, 0);
   HIP_SYM(hipGetErrorName, 1);
   HIP_SYM(hipGetLastError, 1);
-  HIP_SYM(hipMalloc, 0);
-  HIP_SYM(hipFree, 0);
-  HIP_SYM(hipMemcpy, 0);
-  HIP_SYM(hipStreamCreateWithFlags, 0);
-  HIP_SYM(hipStreamDestroy, 0);
+  HIP_SYM(hipMemcpy, 0);            /* the conv index check reads its word back */
   HIP_SYM(hipStreamSynchronize, 0);
+  HIP_SYM(hipMallocAsync, 1);       /* conv calls without a workspace */
+  HIP_SYM(hipFreeAsync, 1);
+  /* tests and benchmarks only: a runtime without them still runs plans */
+  HIP_SYM(hipMalloc, 1);
+  HIP_SYM(hipFree, 1);
+  HIP_SYM(hipStreamCreateWithFlags, 1);
+  HIP_SYM(hipStreamDestroy, 1);
   if (!hip.hipGetDeviceProperties && !hip.hipGetDevicePropertiesR0600) {
     snprintf(hip_reason, sizeof hip_reason, "libamdhip64 lacks hipGetDeviceProperties");
     return;

@@ -79,13 +79,15 @@ typedef struct oeq_hip_api {
   const char *(*hipGetErrorString)(hipError_t error);
   const char *(*hipGetErrorName)(hipError_t error); /* optional */
   hipError_t (*hipGetLastError)(void);               /* optional */
-  /* used by tests */
+  hipError_t (*hipMemcpy)(void *dst, const void *src, size_t bytes, int kind);
+  hipError_t (*hipStreamSynchronize)(hipStream_t stream);
+  hipError_t (*hipMallocAsync)(void **ptr, size_t bytes, hipStream_t stream); /* optional */
+  hipError_t (*hipFreeAsync)(void *ptr, hipStream_t stream);                 /* optional */
+  /* used by tests and benchmarks; optional */
   hipError_t (*hipMalloc)(void **ptr, size_t bytes);
   hipError_t (*hipFree)(void *ptr);
-  hipError_t (*hipMemcpy)(void *dst, const void *src, size_t bytes, int kind);
   hipError_t (*hipStreamCreateWithFlags)(hipStream_t *stream, unsigned flags);
   hipError_t (*hipStreamDestroy)(hipStream_t stream);
-  hipError_t (*hipStreamSynchronize)(hipStream_t stream);
   int runtime_version; /* hipRuntimeGetVersion: 50221153 for ROCm 5.2.3 */
 } oeq_hip_api_t;
 

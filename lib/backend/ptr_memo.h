@@ -21,6 +21,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include "codegen/tuning.h"
 
 #define OEQ_PTR_MEMO_SLOTS 16
 
@@ -32,10 +33,6 @@ typedef struct oeq_ptr_memo {
 static inline unsigned oeq_ptr_memo_index(uintptr_t p) {
   return (unsigned)((p >> 8) ^ (p >> 13) ^ (p >> 21)) % OEQ_PTR_MEMO_SLOTS;
 }
-
-#ifndef OEQ_PTR_MEMO
-#define OEQ_PTR_MEMO 1
-#endif
 
 static inline int oeq_ptr_memo_has(oeq_ptr_memo_t *m, const void *ptr) {
   const uintptr_t p = (uintptr_t)ptr;

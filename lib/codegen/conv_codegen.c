@@ -78,7 +78,6 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
   emit_prelude(&c.e);
   oeq_sb_printf(&sb, "typedef %s oeq_ix;\n", opt->index64 ? "long long" : "int");
   oeq_sb_puts(&sb, conv_prelude);
-  if (getenv("OEQ_TEST_BREAK_SOURCE")) oeq_sb_puts(&sb, "this_is_a_deliberate_error_for_oeq_tests;\n");
   emit_conv_forward(&c);
   emit_conv_backward(&c);
   emit_conv_helpers(&c);
@@ -91,12 +90,31 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
       .text = text,
       .warp_size = c.e.warp_size,
       .warps_per_block = wpb,
-      .forward_shared_bytes = 0,
-      .backward_shared_bytes = (size_t)wpb * c.b_per_warp,
       .compute_size = c.e.ct_is_double ? 8 : 4,
       .forward_items = forward_items,
-      .has_fixups = c.opt.deterministic,
-      .has_dw_reduce = conv_has_dw_reduce(&c),
+      .kernels = {.n_parts = 1, .count = OEQ_CONV_K_COUNT},
   };
+  /* Every conv kernel runs warps_per_block warps a block, a work item a
+   * warp; only the backward stages rows in shared memory. Kernels a mode
+   * does not need are not generated (and so not listed). */
+  static const char *const names[OEQ_CONV_K_COUNT] = {
+      [OEQ_CONV_K_FORWARD] = OEQ_CONV_FORWARD_KERNEL,
+      [OEQ_CONV_K_BACKWARD] = OEQ_CONV_BACKWARD_KERNEL,
+      [OEQ_CONV_K_FORWARD_FIXUP] = OEQ_CONV_FORWARD_FIXUP_KERNEL,
+      [OEQ_CONV_K_BACKWARD_FIXUP] = OEQ_CONV_BACKWARD_FIXUP_KERNEL,
+      [OEQ_CONV_K_DW_REDUCE] = OEQ_CONV_DW_REDUCE_KERNEL,
+      [OEQ_CONV_K_CHECK] = OEQ_CONV_CHECK_KERNEL};
+  const int has_dw_reduce = conv_has_dw_reduce(&c);
+  for (int k = 0; k < OEQ_CONV_K_COUNT; k++) {
+    const int fixup = k == OEQ_CONV_K_FORWARD_FIXUP || k == OEQ_CONV_K_BACKWARD_FIXUP;
+    if ((fixup && !c.opt.deterministic) || (k == OEQ_CONV_K_DW_REDUCE && !has_dw_reduce)) continue;
+    out->kernels.kernel[k] = (oeq_kernel_desc_t){
+        .name = names[k],
+        .part = 1,
+        .threads = wpb * c.e.warp_size,
+        .rows_per_block = wpb,
+        .shared_bytes = k == OEQ_CONV_K_BACKWARD ? (size_t)wpb * c.b_per_warp : 0,
+        .grid_y = 1};
+  }
   return OEQ_SUCCESS;
 }

@@ -36,13 +36,22 @@ typedef struct oeq_conv_options {
 typedef struct oeq_conv_source {
   char *text; /* free() it */
   int warp_size, warps_per_block;
-  size_t forward_shared_bytes, backward_shared_bytes; /* dynamic, per block */
   size_t compute_size; /* bytes of the compute type (slots in the workspace) */
   int forward_items;   /* forward warps per segment: launch n_seg * this */
-  /* the optional kernels this source has: the fix-ups (deterministic) and
-   * dw_reduce (shared weights) */
-  int has_fixups, has_dw_reduce;
+  /* indexed by OEQ_CONV_K_*; the fix-ups (deterministic) and dw_reduce
+   * (shared weights) only where the mode has them */
+  oeq_kernel_table_t kernels;
 } oeq_conv_source_t;
+
+enum {
+  OEQ_CONV_K_FORWARD,
+  OEQ_CONV_K_BACKWARD,
+  OEQ_CONV_K_FORWARD_FIXUP,
+  OEQ_CONV_K_BACKWARD_FIXUP,
+  OEQ_CONV_K_DW_REDUCE,
+  OEQ_CONV_K_CHECK,
+  OEQ_CONV_K_COUNT
+};
 
 #define OEQ_CONV_FORWARD_KERNEL "oeq_conv_fwd"
 #define OEQ_CONV_BACKWARD_KERNEL "oeq_conv_bwd"

@@ -26,18 +26,7 @@
 #include <string.h>
 
 #include "codegen/conv_emit.h"
-
-/* Registers of accumulators (sum of 2l+1 over a group's blocks) one pass
- * may hold per lane. Measured (bench/NOTES.md, run C): at 16 the MACE and
- * NequIP kernels compile to 64 registers, so a whole launch of
- * OEQ_CONV_MAX_SEGMENTS warps is resident at once on an H100-class GPU
- * (132 SMs x 32 warps); at 72 registers the last ~400 segments ran as a
- * second wave (1.3x the time), and fewer, smaller groups re-read more.
- * (Forcing 64 with launch bounds spilled on uvw problems.) Halved for
- * double and for Kahan (a compensation per accumulator). */
-#ifndef OEQ_CONV_GROUP_BUDGET
-#define OEQ_CONV_GROUP_BUDGET 16
-#endif
+#include "codegen/tuning.h"
 
 /* x offset of the first path into block b (grouping key: blocks fed by the
  * same x block share its loads). */

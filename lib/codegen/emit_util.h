@@ -8,6 +8,7 @@
 
 #include "codegen/strbuf.h"
 #include "codegen/tp_codegen.h"
+#include "codegen/tuning.h"
 
 /* The plans of the tensor-core kernels (tp_dw_mma.c, tp_fwd_mma.c). */
 typedef struct dw_mma_plan dw_mma_plan_t;
@@ -58,15 +59,6 @@ static inline int path_in_block(const oeq_path_t *p, const oeq_block_t *b) {
   return p->z_offset == b->offset && p->mul3 == b->mul && p->d3 == b->d;
 }
 
-/* The forward's min-blocks per SM on sm_90 when it stages a weight window
- * (at most 80 registers a thread; tp_forward.c says why); 0: no bound.
- * Tighter bounds bring more warps but no speed: at 40 registers (12
- * blocks of 4 warps, no spills) every anchor was as fast or slower
- * (bench/NOTES.md run AO: nequix first layer 0.153 -> 0.156 ms, toluene
- * 0.706 -> 0.733). */
-#ifndef OEQ_FWD_WINDOW_REGS
-#define OEQ_FWD_WINDOW_REGS 80
-#endif
 static inline int fwd_window_min_blocks(int threads) {
   return threads <= 256 ? 65536 / (OEQ_FWD_WINDOW_REGS * threads) : 0;
 }

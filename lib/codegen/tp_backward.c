@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "codegen/emit_util.h"
+#include "codegen/tuning.h"
 
 static void emit_dw(const emit_ctx_t *c, const char *index, const char *value) {
   if (!c->s->shared_weights)
@@ -397,20 +398,6 @@ static void emit_pair_path_qlanes(const emit_ctx_t *c, const oeq_path_t *p) {
   emit_pair_input_grads(c, p, ua, ub);
   oeq_sb_puts(c->sb, "  }\n");
 }
-
-/* Pairs of a chunk whose weight loads (and per-row dw stores) are in flight
- * at once in step 2 below, where the chunk's pair count is only known at
- * run time (a path's last, partial chunk); with a constant count the loop
- * unrolls completely. Measured on an H200 (bench/NOTES.md, runs E and G),
- * fwd+bwd ms, unroll 4 / 8 / 16 / 32 everywhere: e3tools_conv 2.06 / 1.93
- * / 1.84 / 1.41, DiffDock-L=1 1.65 / 1.51 / 1.33 / 1.89 (the per-row
- * weights and dw are most of the bytes, and 4 loads a warp in flight left
- * the memory system idle; at 32 DiffDock's 16-pair chunks fell to the
- * remainder loop). HIP keeps 4: never measured there, and 16 added spills
- * on gfx90a. */
-#ifndef PAIR_TILE_UNROLL
-#define PAIR_TILE_UNROLL 16
-#endif
 
 /* Pair mode, lanes across the output multiplicity o (as in the forward), for
  * a chunk of 32 pairs at a time:

@@ -7,45 +7,17 @@
 #include "codegen/emit_util.h"
 #include "codegen/mma_emit.h"
 #include "problem.h"
+#include "codegen/tuning.h"
 
 /* Largest 2l+1 the emitters' fixed index tables hold. */
 #define MAX_D 63
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-/* 0: dx, dy from the warp-a-row backward even where the tensor-core one
- * applies; OEQ_TENSOR_CORES 0: no tensor-core kernel at all (for
- * measuring one against the other). */
-#ifndef OEQ_BWD_MMA
-#define OEQ_BWD_MMA 1
-#endif
-#ifndef OEQ_TENSOR_CORES
-#define OEQ_TENSOR_CORES 1
-#endif
-
 /* A shared-weight dw accumulator per block pays off only while it leaves
  * room for several warps; past this, global atomics per row instead. */
 #define DW_BLOCK_MAX_BYTES (48 * 1024)
-/* Up to this size each warp keeps its own dw copy, so that the per-row
- * updates are plain shared-memory adds (no atomics: every weight of a copy
- * is only ever touched by one lane); the copies are summed once at the end.
- * Measured on an H100 (bench/NOTES.md run L): e3tools_transformer's 25.6 KB
- * as one copy per block with shared-memory atomics (16 warps per SM) took
- * 1.55 ms fwd+bwd, as private copies (4 warps per SM) 1.10. */
-#ifndef DW_WARP_MAX_BYTES
-#define DW_WARP_MAX_BYTES (32 * 1024)
-#endif
 
-/* Per-row weights of output-heavy problems (z wider than x) are staged
- * in shared memory, a window of up to this many bytes at a time (16-byte
- * loads: one global-latency wait per window instead of one per output block
- * and chunk; tp_forward.c). Measured on an H200 (bench/NOTES.md, run C),
- * whole-row staging of small rows: nequix first layer 0.135 -> 0.118 ms,
- * SevenNet first layer 0.162 -> 0.154; 5% slower where x dominates (the
- * last layers: the larger block cut occupancy). */
-#ifndef FWD_STAGE_W_MAX_BYTES
-#define FWD_STAGE_W_MAX_BYTES 2560
-#endif
 /* A window is trimmed rather than let it cost forward blocks per SM
  * (nequip benzene: 10 KB more a block took 6 blocks to 4 and the forward
  * from 2.36 to 2.68 ms); trimmed below this it is dropped, since a window
@@ -53,20 +25,11 @@ static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 #define FWD_STAGE_W_MIN_BYTES 1024
 
 /* The backward's register budget, as __launch_bounds__(threads, blocks):
- * as many blocks per SM as shared memory allows, so that registers do not
- * limit occupancy below that, but at most BWD_MIN_BLOCKS_F32 in float32
- * (5 at 128 threads: 96 registers, 20 warps per SM) and 2 in float64 (255:
- * f64 rows need the registers; at 128 several anchors spill). The kernel
- * is bound by memory latency, so warps in flight count; left free, ptxas
- * on sm_90 spent up to 254 registers hoisting loads in fully unrolled rows
- * (nequip-lips, nequix-mp-1-main_layers: 8 warps per SM), and at 96 no
- * anchor nor single l <= 7 path spills. At least 2: no real cap at 128
- * threads, but it steers ptxas away from small spills it otherwise leaves.
- * Per-SM shared memory is the per-block opt-in limit plus the 1 KB the
- * driver reserves per block. */
-#ifndef BWD_MIN_BLOCKS_F32
-#define BWD_MIN_BLOCKS_F32 5
-#endif
+ * as many blocks per SM as shared memory allows, but at most
+ * BWD_MIN_BLOCKS_F32 (tuning.h) in float32 and 2 in float64 (its rows
+ * need the registers), and at least 2 (steers ptxas away from small
+ * spills). Per-SM shared memory is the per-block opt-in limit plus the
+ * 1 KB the driver reserves per block. */
 #define BLOCK_RESERVED_SHARED 1024
 /* Per-SM limits of every CUDA arch from sm_80 on. */
 #define MAX_BLOCKS_PER_SM 32
@@ -248,8 +211,6 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
   c.bwd_min_blocks = backward_min_blocks(&c, c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp, room);
 
   emit_prelude(&c);
-  if (getenv("OEQ_TEST_BREAK_SOURCE"))
-    oeq_sb_puts(&sb, "this_is_a_deliberate_error_for_oeq_tests;\n");
   if (dw_plan || fwd_plan) mma_emit_primitives(&c, c.ct_is_double);
   if (fwd_plan)
     emit_tp_forward_mma(&c);
@@ -272,19 +233,32 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
       .text = text,
       .warp_size = c.warp_size,
       .warps_per_block = wpb,
-      .forward_shared_bytes = fwd_plan ? fwd_mma_shared_bytes(fwd_plan) : (size_t)wpb * c.fwd_per_warp,
-      .forward_threads = fwd_plan ? fwd_mma_threads() : wpb * c.warp_size,
-      .forward_rows = fwd_plan ? fwd_mma_rows() : wpb,
-      .backward_shared_bytes = bwd_mma ? fwd_mma_backward_shared_bytes(fwd_plan)
-                                       : c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp,
-      .backward_threads = bwd_mma ? fwd_mma_threads() : wpb * c.warp_size,
-      .backward_rows = bwd_mma ? fwd_mma_rows() : wpb,
       .backward_zeroes_dw = s->shared_weights && s->weight_numel > 0,
-      .dw_groups = dw_plan ? dw_mma_groups(dw_plan) : 0,
-      .dw_threads = dw_plan ? dw_mma_threads() : 0,
-      .dw_shared_bytes = dw_plan ? dw_mma_shared_bytes(dw_plan) : 0,
-      .dw_rows = dw_plan ? dw_mma_rows(dw_plan) : 0,
+      .kernels = {.n_parts = 2, .count = OEQ_TP_K_COUNT},
   };
+  oeq_kernel_desc_t *k = out->kernels.kernel;
+  k[OEQ_TP_K_FORWARD] = (oeq_kernel_desc_t){
+      .name = OEQ_TP_FORWARD_KERNEL,
+      .part = 1,
+      .threads = fwd_plan ? fwd_mma_threads() : wpb * c.warp_size,
+      .rows_per_block = fwd_plan ? fwd_mma_rows() : wpb,
+      .shared_bytes = fwd_plan ? fwd_mma_shared_bytes(fwd_plan) : (size_t)wpb * c.fwd_per_warp,
+      .grid_y = 1};
+  k[OEQ_TP_K_BACKWARD] = (oeq_kernel_desc_t){
+      .name = OEQ_TP_BACKWARD_KERNEL,
+      .part = 2,
+      .threads = bwd_mma ? fwd_mma_threads() : wpb * c.warp_size,
+      .rows_per_block = bwd_mma ? fwd_mma_rows() : wpb,
+      .shared_bytes = bwd_mma ? fwd_mma_backward_shared_bytes(fwd_plan)
+                              : c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp,
+      .grid_y = 1};
+  if (dw_plan)
+    k[OEQ_TP_K_DW] = (oeq_kernel_desc_t){.name = OEQ_TP_DW_KERNEL,
+                                         .part = 2,
+                                         .threads = dw_mma_threads(),
+                                         .rows_per_block = dw_mma_rows(dw_plan),
+                                         .shared_bytes = dw_mma_shared_bytes(dw_plan),
+                                         .grid_y = dw_mma_groups(dw_plan)};
   dw_mma_plan_free(dw_plan);
   fwd_mma_plan_free(fwd_plan);
   return OEQ_SUCCESS;

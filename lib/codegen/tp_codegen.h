@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include "codegen/kernel_table.h"
 #include "schedule.h"
 #include "status.h"
 
@@ -35,20 +36,16 @@ typedef struct oeq_tp_source {
    * only the forward kernel, as 2 only the backward ones (dw included) */
   char *text;
   int warp_size, warps_per_block;
-  size_t forward_shared_bytes, backward_shared_bytes; /* dynamic, per block */
-  /* The forward's block: forward_threads threads taking forward_rows rows
-   * at a time (gridDim.x = ceil(batch / forward_rows) at most): a warp a
-   * row (warps_per_block), or the tensor-core forward's row tiles. */
-  int forward_threads, forward_rows;
-  int backward_threads, backward_rows; /* the same for the backward */
   int backward_zeroes_dw; /* 1: dw must be zeroed before the backward kernel */
-  /* Shared-weight dw of the pair paths on tensor cores (tp_dw_mma.c): 0, or
-   * the dw kernel's grid height (gridDim.y: tile groups); it runs after the
-   * backward kernel on the same stream, dw_threads a block. */
-  int dw_groups, dw_threads;
-  size_t dw_shared_bytes;
-  int dw_rows; /* rows a block stages at a time: gridDim.x = ceil(batch / dw_rows) at most */
+  /* OEQ_TP_K_FORWARD: a warp a row (warps_per_block rows a block), or the
+   * tensor-core forward's row tiles. OEQ_TP_K_BACKWARD: the same for dx,
+   * dy (and dw unless a dw kernel exists). OEQ_TP_K_DW: shared-weight dw of
+   * the pair paths on tensor cores (tp_dw_mma.c), grid_y tile groups; it
+   * runs after the backward kernel on the same stream. */
+  oeq_kernel_table_t kernels;
 } oeq_tp_source_t;
+
+enum { OEQ_TP_K_FORWARD, OEQ_TP_K_BACKWARD, OEQ_TP_K_DW, OEQ_TP_K_COUNT };
 
 #define OEQ_TP_FORWARD_KERNEL "oeq_tp_forward"
 #define OEQ_TP_BACKWARD_KERNEL "oeq_tp_backward"
@@ -59,9 +56,7 @@ typedef struct oeq_tp_source {
  *   oeq_tp_backward(const IT *x, const IT *y, const WT *w, const IT *dz,
  *                   IT *dx, IT *dy, WT *dw, long long batch)
  *   oeq_tp_backward_dw(const IT *x, const IT *y, const IT *dz, WT *dw,
- *                      long long batch)      (when dw_groups > 0)
- * Test hook: with OEQ_TEST_BREAK_SOURCE set in the environment the source
- * carries a deliberate compile error (to test the error path). */
+ *                      long long batch)      (when the table lists it) */
 oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
                             oeq_tp_source_t *out, oeq_error_t *err);
 

@@ -30,6 +30,7 @@
 #include "codegen/emit_util.h"
 #include "codegen/mma_emit.h"
 #include "problem.h"
+#include "codegen/tuning.h"
 
 #define DW_WARPS 8
 /* Accumulator tiles per warp and group: 32 registers (float32: 4 a tile,
@@ -43,24 +44,8 @@
  * 128x0e+128x1o+128x2e fully connected in float64 (2,816 tiles, 44
  * groups). */
 #define DW_MAX_GROUPS 128
-/* __launch_bounds__ minimum blocks per SM: as many as shared memory
- * allows, up to this: 128 registers a thread (the accumulators of 8 tiles
- * are 32). At 3 (85 registers) e3tools_transformer spills; measured on an
- * H100 (bench/NOTES.md run R) it gained 2% (0.482 against 0.492 ms
- * fwd+bwd). */
-#ifndef DW_MAX_MIN_BLOCKS
-#define DW_MAX_MIN_BLOCKS 2
-#endif
 /* A group's t operand at most this many bytes. */
 #define DW_TS_MAX_BYTES (48 * 1024)
-/* The kernel re-reads every row (x, y, dz) to save the backward its dw
- * updates: worth it where a row has many weights per element it reads.
- * Measured on an H100 (bench/NOTES.md run O), fwd+bwd ms without / with:
- * e3tools_transformer (28 weights a row element) 0.899 / 0.473,
- * tetris-poly-1 (1.6) 0.471 / 0.708, tetris-poly-2 (1.7) 0.190 / 0.219. */
-#ifndef DW_MIN_WEIGHTS_PER_ROW_ELEMENT
-#define DW_MIN_WEIGHTS_PER_ROW_ELEMENT 8
-#endif
 
 typedef struct dw_tile {
   int path;      /* schedule path */
@@ -112,7 +97,6 @@ static int64_t padded_ldq(int64_t n, int is_double, int tm) {
   n = (n + tm - 1) / tm * tm;
   return is_double ? mma_pad_to(n, 4, 16) : mma_pad_to(n, 8, 32);
 }
-
 
 /* One stage of staged rows (x, y, dz of OEQ_DW_ROWS rows), 16-byte multiple. */
 static size_t stage_bytes(const dw_mma_plan_t *pl, size_t isz) {

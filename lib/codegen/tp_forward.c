@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 #include "codegen/emit_util.h"
-
+#include "codegen/tuning.h"
 
 /* Load the x (or y) components a path uses into registers xa<a> (yb<b>). */
 static void emit_load_operand(const emit_ctx_t *c, const char *prefix, const char *smem,
@@ -283,18 +283,10 @@ static void emit_output_block(const emit_ctx_t *c, int ob, weight_src_t ws) {
 
 /* Prefetching forward (no weight window): the output blocks' 32-wide
  * chunks ("steps") are written out one after another, and the per-row
- * weights of step s + FWD_PREFETCH_STEPS are loaded into registers before
- * step s computes. Without it each step waited for its own weights: one
- * global-memory latency per output block and chunk (nequip benzene, 136
- * steps a row: ncu on an H100 had half the warps' cycles stalled on those
- * loads, forward at 58% of DRAM bandwidth; bench/NOTES.md run I).
- * Registers are what these kernels have spare: shared memory bounds their
- * occupancy. Measured on an H100 (run J), benzene forward ms, no prefetch
- * / 1 / 2 / 4 steps ahead: 2.704 / 2.173 / 2.263 / 2.278 (mace-large f64
- * 1.81 -> 1.80, the last layers unchanged). */
-#ifndef FWD_PREFETCH_STEPS
-#define FWD_PREFETCH_STEPS 1
-#endif
+ * weights of step s + FWD_PREFETCH_STEPS (tuning.h) are loaded into
+ * registers before step s computes, so that a step does not wait a
+ * global-memory latency for its own weights. Registers are what these
+ * kernels have spare: shared memory bounds their occupancy. */
 /* Straight-line steps cost compile time; past this many, loops instead. */
 #define FWD_PREFETCH_MAX_STEPS 256
 

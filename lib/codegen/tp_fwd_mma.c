@@ -21,12 +21,7 @@
 #include "codegen/mma_emit.h"
 #include "codegen/pair_mma.h"
 #include "problem.h"
-
-/* As for the dw kernel (tp_dw_mma.c): worth it only where a row has many
- * weights per element it moves. */
-#ifndef FWD_MIN_WEIGHTS_PER_ROW_ELEMENT
-#define FWD_MIN_WEIGHTS_PER_ROW_ELEMENT 8
-#endif
+#include "codegen/tuning.h"
 
 void fwd_mma_plan_free(fwd_mma_plan_t *pl) {
   if (!pl) return;

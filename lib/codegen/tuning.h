@@ -1,0 +1,74 @@
+/* tuning.h: every build-time tuning knob of the code generators and the
+ * launch layer in one place. Each is a measured default; override one
+ * with -D to measure against it (bench/NOTES.md records each measurement,
+ * with the card and the run that chose the value). */
+#ifndef OEQ_TUNING_H
+#define OEQ_TUNING_H
+
+/* 1: the TP forward / backward go to tensor cores (mma.sync, sm_80+) where
+ * the shapes allow; 0 measures the warp-a-row kernels against them. */
+#ifndef OEQ_TENSOR_CORES
+#define OEQ_TENSOR_CORES 1
+#endif
+/* 1: dx, dy on tensor cores wherever the forward is; 0 keeps the
+ * warp-a-row backward beside a tensor-core forward. */
+#ifndef OEQ_BWD_MMA
+#define OEQ_BWD_MMA 1
+#endif
+/* Tensor-core forward only where a row has at least this many weights per
+ * element it moves: below it the warp-a-row kernel is memory-bound anyway. */
+#ifndef FWD_MIN_WEIGHTS_PER_ROW_ELEMENT
+#define FWD_MIN_WEIGHTS_PER_ROW_ELEMENT 8
+#endif
+/* The tensor-core dw kernel re-reads every row to save the backward its dw
+ * updates: worth it only from this many weights per row element. */
+#ifndef DW_MIN_WEIGHTS_PER_ROW_ELEMENT
+#define DW_MIN_WEIGHTS_PER_ROW_ELEMENT 8
+#endif
+/* __launch_bounds__ min blocks of the dw kernel: more spills on
+ * e3tools_transformer, fewer leaves occupancy unused. */
+#ifndef DW_MAX_MIN_BLOCKS
+#define DW_MAX_MIN_BLOCKS 2
+#endif
+/* Shared-weight dw up to this size gets one private copy per warp (plain
+ * shared-memory adds, no atomics); above it one copy per block. */
+#ifndef DW_WARP_MAX_BYTES
+#define DW_WARP_MAX_BYTES (32 * 1024)
+#endif
+/* Per-row weights of output-heavy problems are staged through shared
+ * memory in windows of up to this many bytes (one latency per window). */
+#ifndef FWD_STAGE_W_MAX_BYTES
+#define FWD_STAGE_W_MAX_BYTES 2560
+#endif
+/* The forward loads the per-row weights of this many steps ahead into
+ * registers, hiding a global-memory latency per output block and chunk. */
+#ifndef FWD_PREFETCH_STEPS
+#define FWD_PREFETCH_STEPS 1
+#endif
+/* Register budget a thread of the windowed forward (sm_90 launch bounds):
+ * fewer registers bought more warps but no speed. */
+#ifndef OEQ_FWD_WINDOW_REGS
+#define OEQ_FWD_WINDOW_REGS 80
+#endif
+/* The float32 backward's min blocks per SM (launch bounds): left free,
+ * ptxas spent up to 254 registers and occupancy fell. */
+#ifndef BWD_MIN_BLOCKS_F32
+#define BWD_MIN_BLOCKS_F32 5
+#endif
+/* Pair-path weight loads in flight at once in the backward's run-time
+ * chunk loop: keeps the memory system busy on per-row-weight problems. */
+#ifndef PAIR_TILE_UNROLL
+#define PAIR_TILE_UNROLL 16
+#endif
+/* Accumulator registers a lane of the conv forward holds per pass: keeps
+ * the kernel at 64 registers so a whole launch is resident at once. */
+#ifndef OEQ_CONV_GROUP_BUDGET
+#define OEQ_CONV_GROUP_BUDGET 16
+#endif
+/* 1: a GPU plan remembers the array addresses that passed its host-memory
+ * check (skips several driver queries a call); 0 queries every call. */
+#ifndef OEQ_PTR_MEMO
+#define OEQ_PTR_MEMO 1
+#endif
+
+#endif
