@@ -172,7 +172,8 @@ void oeq_cpu_load_row(const void *src, oeq_dtype_t dtype, oeq_layout_t layout,
     const oeq_block_t *b = &blocks[i];
     for (int64_t u = 0; u < b->mul; u++)
       for (int a = 0; a < b->d; a++)
-        dst[b->offset + u * b->d + a] = read_elem(src, dtype, b->offset + (int64_t)a * b->mul + u);
+        dst[oeq_block_index(OEQ_LAYOUT_MUL_IR, b->offset, b->mul, b->d, u, a)] =
+            read_elem(src, dtype, oeq_block_index(layout, b->offset, b->mul, b->d, u, a));
   }
 }
 
@@ -186,6 +187,7 @@ void oeq_cpu_store_row(const double *src, oeq_dtype_t dtype, oeq_layout_t layout
     const oeq_block_t *b = &blocks[i];
     for (int64_t u = 0; u < b->mul; u++)
       for (int a = 0; a < b->d; a++)
-        write_elem(dst, dtype, b->offset + (int64_t)a * b->mul + u, src[b->offset + u * b->d + a]);
+        write_elem(dst, dtype, oeq_block_index(layout, b->offset, b->mul, b->d, u, a),
+                   src[oeq_block_index(OEQ_LAYOUT_MUL_IR, b->offset, b->mul, b->d, u, a)]);
   }
 }
