@@ -1,0 +1,30 @@
+#!/bin/sh
+# test_md_ranks.sh: the MD example gives the same energy and forces on 1, 2
+# and 4 ranks (CPU backend, float64): 500 atoms, 10 velocity-Verlet steps
+# (atoms migrate between slabs), then E and F by global id. The only
+# difference allowed is the order of floating-point sums (over edges of a
+# receiver, over ghost contributions, over ranks): 1e-12 relative, E
+# against |E| and F against max |F|.
+. "${OEQ_SRCDIR:-.}/examples/md/md_test_env.sh"
+for n in 1 2 4; do
+  md_run $n --cells 5 --steps 10 --out "$md_tmp/f$n" > "$md_tmp/log$n" 2>&1 || {
+    cat "$md_tmp/log$n"; echo "FAIL: $n ranks"; exit 1; }
+  lines=$(wc -l < "$md_tmp/f$n")
+  [ "$lines" -eq 501 ] || { echo "FAIL: $n ranks wrote $lines lines, expected 501"; exit 1; }
+done
+status=0
+for n in 2 4; do
+  awk -v n=$n '
+    FNR == 1 { if (NR == 1) e1 = $2; else e2 = $2; next }
+    NR == FNR { for (k = 2; k <= 4; k++) f[FNR, k] = $k; next }
+    { for (k = 2; k <= 4; k++) {
+        d = $k - f[FNR, k]; if (d < 0) d = -d; if (d > m) m = d
+        a = f[FNR, k]; if (a < 0) a = -a; if (a > fm) fm = a
+        if ($k != $k + 0 || $k ~ /[nN]a[nN]|[iI]nf/) bad = 1 } }
+    END {
+      de = e2 - e1; if (de < 0) de = -de; ae = e1 < 0 ? -e1 : e1
+      printf "%d ranks vs 1: |dE|/|E| = %.3e, max|dF|/max|F| = %.3e (max|F| = %.3f)\n", n, de / ae, m / fm, fm
+      exit (bad || fm < 0.1 || !(de <= 1e-12 * ae) || !(m <= 1e-12 * fm)) }' "$md_tmp/f1" "$md_tmp/f$n" || {
+    echo "FAIL: $n ranks differ from 1 rank"; status=1; }
+done
+exit $status
