@@ -1,8 +1,9 @@
 # tests/gpu.mk: the GPU suites (CUDA and HIP backends, fused convolution)
-# and the run-time-compiler suites (NVRTC, hiprtc). They reach the drivers
+# and the run-time-compiler suite (NVRTC, hiprtc). They reach the drivers
 # through oeq's dlopen tables, so they build without CUDA or ROCm and skip
 # themselves where a compiler or a device is missing.
-CRITERION_SUITES += tests/test_nvrtc_compile tests/test_cuda
-CRITERION_SUITES += tests/test_nvrtc_conv tests/test_cuda_conv
-CRITERION_SUITES += tests/test_hiprtc_compile tests/test_hip
-EXTRA_DIST += tests/gpu_cases.h tests/anchors.h
+# Each case runs once per runtime (tests/gpu_runtime.h).
+CRITERION_SUITES += tests/test_rtc_compile tests/test_gpu tests/test_gpu_conv
+tests_test_gpu_SOURCES = tests/test_gpu.c tests/gpu_runtime.c
+tests_test_gpu_conv_SOURCES = tests/test_gpu_conv.c tests/gpu_runtime.c
+EXTRA_DIST += tests/gpu_cases.h tests/anchors.h tests/gpu_runtime.h

@@ -1,17 +1,13 @@
-/* gpu_cases.h: the problems and CPU-vs-GPU comparison shared by tests/test_cuda.c
- * and tests/test_hip.c (header-only: static functions). Define GPU_CASES_BACKEND
- * (the oeq_backend_t of the GPU plans) before including it, after criterion,
- * oeq.h and support.h. */
+/* gpu_cases.h: the problems and CPU-vs-GPU comparison of tests/test_gpu.c
+ * (header-only: static functions). Include it after criterion, oeq.h and
+ * support.h. The GPU plans' runtime is a field of each case, so one case
+ * body serves CUDA and HIP. */
 #ifndef OEQ_TESTS_GPU_CASES_H
 #define OEQ_TESTS_GPU_CASES_H
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-#ifndef GPU_CASES_BACKEND
-#error "define GPU_CASES_BACKEND before including gpu_cases.h"
-#endif
 
 /* ----------------------------------------------------------- test problems */
 
@@ -138,29 +134,42 @@ static double element(oeq_dtype_t t, const void *v, int64_t i) {
 /* got against ref (both n values of dtype t, on the host): relative Frobenius
  * error <= tol and largest element error <= 10 tol (scaled). One pass, no
  * copies: the largest cases hold gigabytes (DiffDock weights at batch
- * 200,000), and tests run in parallel. */
+ * 200,000), and tests run in parallel. A failure names the array (`what`),
+ * its size, the first NaN and the worst element with both values. */
 static void expect_host_close(oeq_dtype_t t, const void *got, const void *ref, int64_t n,
                               double tol, const char *what) {
   double num = 0, den = 0, max_abs = 0, scale = 0;
-  int nan = 0;
+  int64_t first_nan = -1, worst = 0;
   for (int64_t i = 0; i < n; i++) {
     const double g = element(t, got, i), r = element(t, ref, i), d = fabs(g - r);
-    if (isnan(d)) nan = 1;
+    if (isnan(d)) {
+      if (first_nan < 0) first_nan = i;
+      continue;
+    }
     num += d * d;
     den += r * r;
-    if (d > max_abs) max_abs = d;
+    if (d > max_abs) max_abs = d, worst = i;
     if (fabs(r) > scale) scale = fabs(r);
   }
-  const double rel = nan ? INFINITY : den > 0 ? sqrt(num / den) : sqrt(num);
-  if (nan) max_abs = INFINITY;
-  cr_expect(rel <= tol, "%s: relative error %.3g > %.1g", what, rel, tol);
-  cr_expect(max_abs <= 10 * tol * (scale > 1 ? scale : 1), "%s: max abs error %.3g (scale %.3g)",
-            what, max_abs, scale);
+  if (first_nan >= 0) {
+    cr_expect(0, "%s (%lld values): NaN at element %lld (got %g, want %g)", what, (long long)n,
+              (long long)first_nan, element(t, got, first_nan), element(t, ref, first_nan));
+    return;
+  }
+  const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+  cr_expect(rel <= tol, "%s (%lld values): relative error %.3g > %.1g (worst element %lld: got %.17g, want %.17g)",
+            what, (long long)n, rel, tol, (long long)worst, n ? element(t, got, worst) : 0.0,
+            n ? element(t, ref, worst) : 0.0);
+  cr_expect(max_abs <= 10 * tol * (scale > 1 ? scale : 1),
+            "%s (%lld values): max abs error %.3g (scale %.3g) at element %lld: got %.17g, want %.17g",
+            what, (long long)n, max_abs, scale, (long long)worst, n ? element(t, got, worst) : 0.0,
+            n ? element(t, ref, worst) : 0.0);
 }
 
 /* -------------------------------------------------------- the comparison */
 
 typedef struct tp_case {
+  oeq_backend_t rt; /* the GPU plan's runtime */
   oeq_problem_t *problem;
   oeq_plan_t *cpu, *gpu;
   int64_t x_dim, y_dim, z_dim, w_numel;
@@ -168,12 +177,14 @@ typedef struct tp_case {
   int shared;
 } tp_case_t;
 
-static void open_case(tp_case_t *c, oeq_problem_t *p, oeq_dtype_t it, oeq_dtype_t wt, int shared) {
-  *c = (tp_case_t){.problem = p, .it = it, .wt = wt, .shared = shared};
+static void open_case(tp_case_t *c, oeq_backend_t rt, oeq_problem_t *p, oeq_dtype_t it, oeq_dtype_t wt,
+                      int shared) {
+  *c = (tp_case_t){.rt = rt, .problem = p, .it = it, .wt = wt, .shared = shared};
   cr_assert_eq(oeq_problem_dims(p, &c->x_dim, &c->y_dim, &c->z_dim), OEQ_SUCCESS);
   cr_assert_eq(oeq_problem_weight_numel(p, &c->w_numel), OEQ_SUCCESS);
   cr_assert_eq(oeq_plan_create_tp(p, OEQ_BACKEND_CPU, 0, &c->cpu), OEQ_SUCCESS, "%s", oeq_last_error());
-  cr_assert_eq(oeq_plan_create_tp(p, GPU_CASES_BACKEND, 0, &c->gpu), OEQ_SUCCESS, "%s", oeq_last_error());
+  cr_assert_eq(oeq_plan_create_tp(p, rt, 0, &c->gpu), OEQ_SUCCESS, "%s plan: %s", rt == OEQ_BACKEND_CUDA ? "CUDA" : "HIP",
+               oeq_last_error());
 }
 
 static void close_case(tp_case_t *c) {

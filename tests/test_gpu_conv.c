@@ -1,41 +1,26 @@
-/* test_cuda_conv.c: the CUDA fused convolution against the CPU backend's,
- * on a GPU (skips itself without one).
+/* test_gpu_conv.c: the fused convolution of the GPU backends (CUDA and
+ * HIP) against the CPU backend's, on a GPU.
  *
- * Both plans run the same problem on the same graph and inputs; the CPU
- * conv is the reference (itself checked against TP + explicit scatter in
- * test_cpu_conv). Device outputs are poisoned with NaN (all bytes 0xff)
- * before every call and compared element by element after. */
+ * Every case is written once (RT_TEST) and runs in two suites, `cuda_conv`
+ * and `hip_conv`, each skipping itself with the reason where its runtime
+ * has no device. Both plans run the same problem on the same graph and
+ * inputs; the CPU conv is the reference (itself checked against TP +
+ * explicit scatter in test_cpu_conv). Device outputs are poisoned with NaN
+ * (all bytes 0xff) before every call and compared element by element
+ * after. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda_api.h"
+#include "gpu_runtime.h"
 #include "oeq.h"
 #include "support.h"
 
-static const oeq_cuda_api_t *cu;
+TestSuite(cuda_conv, .timeout = 300);
+TestSuite(hip_conv, .timeout = 300);
 
-static void gpu_setup(void) {
-  if (!oeq_backend_available(OEQ_BACKEND_CUDA)) {
-    cr_skip_test("no CUDA device: %s", oeq_last_error());
-    return;
-  }
-  cu = oeq_cuda_api(NULL);
-  CUdevice dev;
-  CUcontext ctx;
-  cr_assert_eq(cu->cuDeviceGet(&dev, 0), 0);
-  cr_assert_eq(cu->cuDevicePrimaryCtxRetain(&ctx, dev), 0);
-  cr_assert_eq(cu->cuCtxPushCurrent(ctx), 0);
-}
-
-TestSuite(cuda_conv, .init = gpu_setup, .timeout = 300);
-
-#define CK(call)                                                                 \
-  do {                                                                           \
-    CUresult r_ = (call);                                                        \
-    cr_assert_eq(r_, 0, "%s: %s", #call, oeq_cuda_error_string(r_));             \
-  } while (0)
+#define CONV_TEST(name) RT_TEST(cuda_conv, hip_conv, name)
 
 static void *xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
@@ -186,24 +171,26 @@ static void *index_array(const int64_t *v, int64_t n, int wide) {
   return out;
 }
 
-static CUdeviceptr upload(const void *h, size_t bytes) {
-  CUdeviceptr d = 0;
-  CK(cu->cuMemAlloc(&d, bytes ? bytes : 16));
-  if (bytes) CK(cu->cuMemcpyHtoD(d, h, bytes));
+static void *upload(oeq_backend_t rt, const void *h, size_t bytes) {
+  void *d = NULL;
+  RT_CK(rt, test_rt_alloc(rt, &d, bytes ? bytes : 16));
+  RT_CK(rt, test_rt_to_device(rt, d, h, bytes));
   return d;
 }
 
-static CUdeviceptr poisoned(size_t bytes) {
-  CUdeviceptr d = 0;
-  CK(cu->cuMemAlloc(&d, bytes ? bytes : 16));
-  CK(cu->cuMemsetD8Async(d, 0xff, bytes ? bytes : 16, NULL));
+/* Device memory with every byte 0xff (NaN in both dtypes). */
+static void *poisoned(oeq_backend_t rt, size_t bytes) {
+  void *nan = xmalloc(bytes ? bytes : 16);
+  memset(nan, 0xff, bytes ? bytes : 16);
+  void *d = upload(rt, nan, bytes ? bytes : 16);
+  free(nan);
   return d;
 }
 
-static double *download(CUdeviceptr d, int64_t n, oeq_dtype_t dt) {
+static double *download(oeq_backend_t rt, const void *d, int64_t n, oeq_dtype_t dt) {
   size_t sz = dt == OEQ_FLOAT64 ? 8 : 4;
   void *h = xmalloc((size_t)n * sz);
-  if (n) CK(cu->cuMemcpyDtoH(h, d, (size_t)n * sz));
+  RT_CK(rt, test_rt_to_host(rt, h, d, (size_t)n * sz));
   double *out = untyped(h, n, dt);
   free(h);
   return out;
@@ -239,35 +226,41 @@ static outputs_t run(const prob_t *c, oeq_plan_t *plan, oeq_backend_t b, uint32_
     o = (outputs_t){untyped(z, nz, c->dt), untyped(dx, nx, c->dt), untyped(dy, ny, c->dt), untyped(dw, nw, c->dt)};
     free(z), free(dx), free(dy), free(dw);
   } else {
-    CUdeviceptr dx_ = upload(x, (size_t)(g->x_rows * c->nx) * sz), dy_ = upload(y, (size_t)(E * c->ny) * sz),
-                dw_ = upload(w, (size_t)nwr * sz), ddz = upload(dz, (size_t)(g->z_rows * c->nz) * sz),
-                drows = upload(rows, (size_t)E * isz), dcols = upload(cols, (size_t)E * isz),
-                dperm = det ? upload(perm, (size_t)E * isz) : 0;
-    CUdeviceptr oz = poisoned((size_t)nz * sz), odx = poisoned((size_t)nx * sz), ody = poisoned((size_t)ny * sz),
-                odw = poisoned((size_t)nw * sz);
+    void *dx_ = upload(b, x, (size_t)(g->x_rows * c->nx) * sz), *dy_ = upload(b, y, (size_t)(E * c->ny) * sz),
+         *dw_ = upload(b, w, (size_t)nwr * sz), *ddz = upload(b, dz, (size_t)(g->z_rows * c->nz) * sz),
+         *drows = upload(b, rows, (size_t)E * isz), *dcols = upload(b, cols, (size_t)E * isz),
+         *dperm = det ? upload(b, perm, (size_t)E * isz) : NULL;
+    void *oz = poisoned(b, (size_t)nz * sz), *odx = poisoned(b, (size_t)nx * sz), *ody = poisoned(b, (size_t)ny * sz),
+         *odw = poisoned(b, (size_t)nw * sz);
     size_t wsb = 0;
     cr_assert_eq(oeq_conv_workspace_size(plan, g->x_rows, g->z_rows, E, &wsb), OEQ_SUCCESS, "%s", oeq_last_error());
-    CUdeviceptr wsp = ws == WS_GIVEN ? poisoned(wsb) : 0;
-    void *vws = (void *)(uintptr_t)wsp;
-    void *pp = det ? (void *)(uintptr_t)dperm : NULL;
-    cr_assert_eq(oeq_conv_forward(plan, g->x_rows, g->z_rows, E, (void *)(uintptr_t)dx_, (void *)(uintptr_t)dy_,
-                                  (void *)(uintptr_t)dw_, (void *)(uintptr_t)drows, (void *)(uintptr_t)dcols, pp,
-                                  (void *)(uintptr_t)oz, vws, wsb, NULL),
-                 OEQ_SUCCESS, "gpu forward: %s", oeq_last_error());
-    cr_assert_eq(oeq_conv_backward(plan, g->x_rows, g->z_rows, E, (void *)(uintptr_t)dx_, (void *)(uintptr_t)dy_,
-                                   (void *)(uintptr_t)dw_, (void *)(uintptr_t)ddz, (void *)(uintptr_t)drows,
-                                   (void *)(uintptr_t)dcols, pp, (void *)(uintptr_t)odx, (void *)(uintptr_t)ody,
-                                   (void *)(uintptr_t)odw, vws, wsb, NULL),
-                 OEQ_SUCCESS, "gpu backward: %s", oeq_last_error());
-    CK(cu->cuCtxSynchronize());
-    o = (outputs_t){download(oz, nz, c->dt), download(odx, nx, c->dt), download(ody, ny, c->dt),
-                    download(odw, nw, c->dt)};
-    CUdeviceptr all[] = {dx_, dy_, dw_, ddz, drows, dcols, dperm, oz, odx, ody, odw, wsp};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-      if (all[i]) cu->cuMemFree(all[i]);
+    void *vws = ws == WS_GIVEN ? poisoned(b, wsb) : NULL;
+    cr_assert_eq(oeq_conv_forward(plan, g->x_rows, g->z_rows, E, dx_, dy_, dw_, drows, dcols, dperm, oz, vws, wsb,
+                                  NULL),
+                 OEQ_SUCCESS, "%s forward: %s", test_rt_name(b), oeq_last_error());
+    cr_assert_eq(oeq_conv_backward(plan, g->x_rows, g->z_rows, E, dx_, dy_, dw_, ddz, drows, dcols, dperm, odx, ody,
+                                   odw, vws, wsb, NULL),
+                 OEQ_SUCCESS, "%s backward: %s", test_rt_name(b), oeq_last_error());
+    RT_CK(b, test_rt_sync(b, NULL));
+    o = (outputs_t){download(b, oz, nz, c->dt), download(b, odx, nx, c->dt), download(b, ody, ny, c->dt),
+                    download(b, odw, nw, c->dt)};
+    void *all[] = {dx_, dy_, dw_, ddz, drows, dcols, dperm, oz, odx, ody, odw, vws};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) test_rt_free(b, all[i]);
   }
   free(x), free(y), free(w), free(dz), free(rows), free(cols), free(perm);
   return o;
+}
+
+/* The element where a and ref differ most (NaN first), for messages. */
+static int64_t worst_element(const double *a, const double *ref, int64_t n) {
+  int64_t worst = 0;
+  double d_worst = -1;
+  for (int64_t i = 0; i < n; i++) {
+    const double d = fabs(a[i] - ref[i]);
+    if (isnan(d)) return i;
+    if (d > d_worst) d_worst = d, worst = i;
+  }
+  return worst;
 }
 
 static void expect_close(const prob_t *c, const graph_t *g, const outputs_t *a, const outputs_t *ref,
@@ -280,24 +273,27 @@ static void expect_close(const prob_t *c, const graph_t *g, const outputs_t *a, 
       {"dw", a->dw, ref->dw, (c->shared ? 1 : g->edges) * c->nw}};
   for (int i = 0; i < 4; i++) {
     double e = test_rel_error(parts[i].x, parts[i].r, parts[i].n);
-    cr_expect(e <= tol, "%s: %s rel error %.3g (tol %.1g)", label, parts[i].name, e, tol);
+    if (e <= tol) continue;
+    const int64_t k = worst_element(parts[i].x, parts[i].r, parts[i].n);
+    cr_expect(e <= tol, "%s: %s (%lld values) rel error %.3g (tol %.1g); worst element %lld: got %.17g, want %.17g",
+              label, parts[i].name, (long long)parts[i].n, e, tol, (long long)k, parts[i].x[k], parts[i].r[k]);
   }
 }
 
 /* GPU vs CPU on graph g for every flag combination that fits the graph. */
-static void check_graph(const char *kind, int shared, oeq_dtype_t dt, graph_t *g, int sorted, uint64_t seed,
-                        const char *label) {
+static void check_graph(oeq_backend_t rt, const char *kind, int shared, oeq_dtype_t dt, graph_t *g, int sorted,
+                        uint64_t seed, const char *label) {
   prob_t c = prob_new(kind, shared, dt);
   test_rng_t rng = {seed};
   inputs_t in = random_inputs(&rng, &c, g);
   const uint32_t all[4] = {0, OEQ_INDEX_INT64, OEQ_CONV_DETERMINISTIC, OEQ_CONV_DETERMINISTIC | OEQ_INDEX_INT64};
   for (int f = 0; f < 4; f++) {
     if ((all[f] & OEQ_CONV_DETERMINISTIC) && !sorted) continue;
-    oeq_plan_t *cpu = plan_new(&c, OEQ_BACKEND_CPU, all[f]), *gpu = plan_new(&c, OEQ_BACKEND_CUDA, all[f]);
+    oeq_plan_t *cpu = plan_new(&c, OEQ_BACKEND_CPU, all[f]), *gpu = plan_new(&c, rt, all[f]);
     outputs_t ref = run(&c, cpu, OEQ_BACKEND_CPU, all[f], g, &in, WS_NULL);
-    outputs_t got = run(&c, gpu, OEQ_BACKEND_CUDA, all[f], g, &in, f % 2 ? WS_GIVEN : WS_NULL);
+    outputs_t got = run(&c, gpu, rt, all[f], g, &in, f % 2 ? WS_GIVEN : WS_NULL);
     char l[200];
-    snprintf(l, sizeof l, "%s %s %s%s flags 0x%x", label, kind, dt == OEQ_FLOAT64 ? "f64" : "f32",
+    snprintf(l, sizeof l, "%s %s %s %s%s flags 0x%x", test_rt_name(rt), label, kind, dt == OEQ_FLOAT64 ? "f64" : "f32",
              shared ? " shared-w" : "", all[f]);
     expect_close(&c, g, &got, &ref, l);
     outputs_free(&ref), outputs_free(&got);
@@ -307,7 +303,8 @@ static void check_graph(const char *kind, int shared, oeq_dtype_t dt, graph_t *g
   oeq_problem_destroy(c.p);
 }
 
-Test(cuda_conv, random_graphs_every_mode_dtype_weights) {
+CONV_TEST(random_graphs_every_mode_dtype_weights) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   const char *kinds[4] = {"channelwise", "fully_connected", "modes", "lips"};
   for (int k = 0; k < 4; k++)
     for (int d = 0; d < 2; d++)
@@ -316,7 +313,7 @@ Test(cuda_conv, random_graphs_every_mode_dtype_weights) {
         test_rng_t rng = {100 + k * 4 + d * 2 + sh};
         graph_t g = random_graph(&rng, 97, 97, 1500);
         sort_by_rows(&g);
-        check_graph(kinds[k], sh, d ? OEQ_FLOAT64 : OEQ_FLOAT32, &g, 1, 7 + k, "random");
+        check_graph(rt, kinds[k], sh, d ? OEQ_FLOAT64 : OEQ_FLOAT32, &g, 1, 7 + k, "random");
         graph_free(&g);
       }
 }
@@ -324,27 +321,30 @@ Test(cuda_conv, random_graphs_every_mode_dtype_weights) {
 /* Graphs above 2,048 segments (32,768 edges) launch one warp per segment
  * for all output groups; the smaller ones above take the split launch (a
  * warp per segment, group and chunk). Both against the CPU backend. */
-Test(cuda_conv, large_graph_unsplit_launch) {
+CONV_TEST(large_graph_unsplit_launch) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   test_rng_t rng = {61};
   graph_t g = random_graph(&rng, 3000, 3000, 40000);
   sort_by_rows(&g);
-  check_graph("channelwise", 0, OEQ_FLOAT32, &g, 1, 62, "unsplit");
-  check_graph("lips", 0, OEQ_FLOAT32, &g, 1, 63, "unsplit");
-  check_graph("modes", 1, OEQ_FLOAT64, &g, 1, 64, "unsplit");
+  check_graph(rt, "channelwise", 0, OEQ_FLOAT32, &g, 1, 62, "unsplit");
+  check_graph(rt, "lips", 0, OEQ_FLOAT32, &g, 1, 63, "unsplit");
+  check_graph(rt, "modes", 1, OEQ_FLOAT64, &g, 1, 64, "unsplit");
   graph_free(&g);
 }
 
-Test(cuda_conv, unsorted_edges_atomic) {
+CONV_TEST(unsorted_edges_atomic) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   test_rng_t rng = {3};
   graph_t g = random_graph(&rng, 50, 60, 2000);
-  check_graph("channelwise", 0, OEQ_FLOAT64, &g, 0, 11, "unsorted");
-  check_graph("channelwise", 1, OEQ_FLOAT32, &g, 0, 12, "unsorted");
+  check_graph(rt, "channelwise", 0, OEQ_FLOAT64, &g, 0, 11, "unsorted");
+  check_graph(rt, "channelwise", 1, OEQ_FLOAT32, &g, 0, 12, "unsorted");
   graph_free(&g);
 }
 
 /* One node with thousands of edges (split over many segments), self loops,
  * duplicate edges, nodes with no edges at all. */
-Test(cuda_conv, hub_self_loops_duplicates_isolated) {
+CONV_TEST(hub_self_loops_duplicates_isolated) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   test_rng_t rng = {5};
   int64_t hub_edges = 5000, other = 700;
   graph_t g = graph_new(40, 40, hub_edges + other + 30);
@@ -356,15 +356,16 @@ Test(cuda_conv, hub_self_loops_duplicates_isolated) {
   for (int64_t i = 0; i < 20; i++, e++) g.rows[e] = 3, g.cols[e] = 4;          /* duplicates */
   /* rows / cols 30..39: nodes with no edges */
   sort_by_rows(&g);
-  check_graph("channelwise", 0, OEQ_FLOAT64, &g, 1, 21, "hub");
-  check_graph("fully_connected", 1, OEQ_FLOAT32, &g, 1, 22, "hub");
+  check_graph(rt, "channelwise", 0, OEQ_FLOAT64, &g, 1, 21, "hub");
+  check_graph(rt, "fully_connected", 1, OEQ_FLOAT32, &g, 1, 22, "hub");
   graph_free(&g);
 }
 
 /* Directed and asymmetric: senders are a disjoint set from receivers, and
  * one sender feeds thousands of edges (the deterministic backward's
  * sender-order walk splits it over segments). */
-Test(cuda_conv, asymmetric_directed_backward) {
+CONV_TEST(asymmetric_directed_backward) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   test_rng_t rng = {9};
   graph_t g = graph_new(200, 200, 6000);
   for (int64_t e = 0; e < g.edges; e++) {
@@ -372,32 +373,35 @@ Test(cuda_conv, asymmetric_directed_backward) {
     g.cols[e] = e % 3 == 0 ? 150 : 100 + (int64_t)(test_rng_next(&rng) % 100);
   }
   sort_by_rows(&g);
-  check_graph("channelwise", 0, OEQ_FLOAT64, &g, 1, 31, "directed");
-  check_graph("modes", 1, OEQ_FLOAT64, &g, 1, 32, "directed");
+  check_graph(rt, "channelwise", 0, OEQ_FLOAT64, &g, 1, 31, "directed");
+  check_graph(rt, "modes", 1, OEQ_FLOAT64, &g, 1, 32, "directed");
   graph_free(&g);
 }
 
 /* x carries ghost rows that only send: dx must reach them. */
-Test(cuda_conv, ghost_rows) {
+CONV_TEST(ghost_rows) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   test_rng_t rng = {13};
   graph_t g = random_graph(&rng, 90, 60, 2500);
   sort_by_rows(&g);
-  check_graph("channelwise", 0, OEQ_FLOAT64, &g, 1, 41, "ghosts");
-  check_graph("lips", 0, OEQ_FLOAT32, &g, 1, 42, "ghosts");
+  check_graph(rt, "channelwise", 0, OEQ_FLOAT64, &g, 1, 41, "ghosts");
+  check_graph(rt, "lips", 0, OEQ_FLOAT32, &g, 1, 42, "ghosts");
   graph_free(&g);
 }
 
-Test(cuda_conv, empty_graph) {
+CONV_TEST(empty_graph) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   graph_t g = graph_new(10, 8, 0);
-  check_graph("channelwise", 1, OEQ_FLOAT32, &g, 1, 51, "empty");
-  check_graph("fully_connected", 0, OEQ_FLOAT64, &g, 1, 52, "empty");
+  check_graph(rt, "channelwise", 1, OEQ_FLOAT32, &g, 1, 51, "empty");
+  check_graph(rt, "fully_connected", 0, OEQ_FLOAT64, &g, 1, 52, "empty");
   graph_free(&g);
 }
 
 static int same_bits(const double *a, const double *b, int64_t n) { return memcmp(a, b, (size_t)n * 8) == 0; }
 
 /* Deterministic mode: 5 runs bitwise equal, NULL and given workspaces too. */
-Test(cuda_conv, deterministic_bitwise_reproducible) {
+CONV_TEST(deterministic_bitwise_reproducible) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   test_rng_t rng = {17};
   graph_t g = random_graph(&rng, 500, 500, 30000);
   for (int64_t e = 0; e < 4000; e++) g.rows[e] = 5; /* a hub across segments */
@@ -405,10 +409,10 @@ Test(cuda_conv, deterministic_bitwise_reproducible) {
   for (int sh = 0; sh < 2; sh++) {
     prob_t c = prob_new("channelwise", sh, OEQ_FLOAT32);
     inputs_t in = random_inputs(&rng, &c, &g);
-    oeq_plan_t *gpu = plan_new(&c, OEQ_BACKEND_CUDA, OEQ_CONV_DETERMINISTIC);
-    outputs_t first = run(&c, gpu, OEQ_BACKEND_CUDA, OEQ_CONV_DETERMINISTIC, &g, &in, WS_NULL);
+    oeq_plan_t *gpu = plan_new(&c, rt, OEQ_CONV_DETERMINISTIC);
+    outputs_t first = run(&c, gpu, rt, OEQ_CONV_DETERMINISTIC, &g, &in, WS_NULL);
     for (int r = 1; r < 5; r++) {
-      outputs_t o = run(&c, gpu, OEQ_BACKEND_CUDA, OEQ_CONV_DETERMINISTIC, &g, &in, r % 2 ? WS_GIVEN : WS_NULL);
+      outputs_t o = run(&c, gpu, rt, OEQ_CONV_DETERMINISTIC, &g, &in, r % 2 ? WS_GIVEN : WS_NULL);
       cr_expect(same_bits(o.z, first.z, g.z_rows * c.nz), "run %d: z differs", r);
       cr_expect(same_bits(o.dx, first.dx, g.x_rows * c.nx), "run %d: dx differs", r);
       cr_expect(same_bits(o.dy, first.dy, g.edges * c.ny), "run %d: dy differs", r);
@@ -425,7 +429,8 @@ Test(cuda_conv, deterministic_bitwise_reproducible) {
 
 /* Kahan vs plain float32 against a float64 reference on one node with
  * 50,000 edges (and one sender with 50,000 edges, for dx). */
-Test(cuda_conv, kahan_beats_plain_float32) {
+CONV_TEST(kahan_beats_plain_float32) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   test_rng_t rng = {19};
   graph_t g = graph_new(4, 4, 50000);
   for (int64_t e = 0; e < g.edges; e++) g.rows[e] = e < 45000 ? 1 : 2, g.cols[e] = e < 45000 ? 0 : 3;
@@ -441,8 +446,8 @@ Test(cuda_conv, kahan_beats_plain_float32) {
   uint32_t fl[2] = {OEQ_CONV_DETERMINISTIC, OEQ_CONV_DETERMINISTIC | OEQ_CONV_KAHAN};
   double ez[2], ex[2];
   for (int k = 0; k < 2; k++) {
-    oeq_plan_t *p = plan_new(&c32, OEQ_BACKEND_CUDA, fl[k]);
-    outputs_t o = run(&c32, p, OEQ_BACKEND_CUDA, fl[k], &g, &in, WS_NULL);
+    oeq_plan_t *p = plan_new(&c32, rt, fl[k]);
+    outputs_t o = run(&c32, p, rt, fl[k], &g, &in, WS_NULL);
     ez[k] = test_rel_error(o.z, ref.z, g.z_rows * c32.nz);
     ex[k] = test_rel_error(o.dx, ref.dx, g.x_rows * c32.nx);
     outputs_free(&o);
@@ -462,7 +467,8 @@ Test(cuda_conv, kahan_beats_plain_float32) {
 /* Out-of-range indices: by default the bad edges are skipped and nothing
  * is written out of bounds (the other rows are still right); with
  * OEQ_CONV_CHECK=1 at plan creation the call returns INVALID_ARGUMENT. */
-Test(cuda_conv, bad_indices_skipped_or_reported) {
+CONV_TEST(bad_indices_skipped_or_reported) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   test_rng_t rng = {23};
   graph_t g = random_graph(&rng, 30, 30, 400);
   sort_by_rows(&g);
@@ -472,8 +478,8 @@ Test(cuda_conv, bad_indices_skipped_or_reported) {
   graph_t good = graph_new(30, 30, 399);
   memcpy(good.rows, g.rows, 399 * 8), memcpy(good.cols, g.cols, 399 * 8);
   g.cols[399] = 1000000; /* the last edge sends from nowhere */
-  oeq_plan_t *gpu = plan_new(&c, OEQ_BACKEND_CUDA, 0), *cpu = plan_new(&c, OEQ_BACKEND_CPU, 0);
-  outputs_t got = run(&c, gpu, OEQ_BACKEND_CUDA, 0, &g, &in, WS_GIVEN);
+  oeq_plan_t *gpu = plan_new(&c, rt, 0), *cpu = plan_new(&c, OEQ_BACKEND_CPU, 0);
+  outputs_t got = run(&c, gpu, rt, 0, &g, &in, WS_GIVEN);
   outputs_t ref = run(&c, cpu, OEQ_BACKEND_CPU, 0, &good, &in, WS_NULL);
   cr_expect(test_rel_error(got.z, ref.z, g.z_rows * c.nz) < 1e-11, "z with a skipped edge");
   cr_expect(test_rel_error(got.dx, ref.dx, g.x_rows * c.nx) < 1e-11, "dx with a skipped edge");
@@ -481,21 +487,19 @@ Test(cuda_conv, bad_indices_skipped_or_reported) {
   oeq_plan_destroy(gpu), oeq_plan_destroy(cpu);
 
   setenv("OEQ_CONV_CHECK", "1", 1);
-  oeq_plan_t *checked = plan_new(&c, OEQ_BACKEND_CUDA, 0);
+  oeq_plan_t *checked = plan_new(&c, rt, 0);
   unsetenv("OEQ_CONV_CHECK");
   size_t n = (size_t)(g.x_rows * c.nx) * 8, ws = 0;
   cr_assert_eq(oeq_conv_workspace_size(checked, g.x_rows, g.z_rows, g.edges, &ws), OEQ_SUCCESS);
   int32_t *rows = index_array(g.rows, g.edges, 0), *cols = index_array(g.cols, g.edges, 0);
-  CUdeviceptr x = upload(in.x, n), y = upload(in.y, (size_t)(g.edges * c.ny) * 8),
-              w = upload(in.w, (size_t)(g.edges * c.nw) * 8), dr = upload(rows, (size_t)g.edges * 4),
-              dc = upload(cols, (size_t)g.edges * 4), z = poisoned((size_t)(g.z_rows * c.nz) * 8);
-  oeq_status_t st = oeq_conv_forward(checked, g.x_rows, g.z_rows, g.edges, (void *)(uintptr_t)x,
-                                     (void *)(uintptr_t)y, (void *)(uintptr_t)w, (void *)(uintptr_t)dr,
-                                     (void *)(uintptr_t)dc, NULL, (void *)(uintptr_t)z, NULL, 0, NULL);
+  void *x = upload(rt, in.x, n), *y = upload(rt, in.y, (size_t)(g.edges * c.ny) * 8),
+       *w = upload(rt, in.w, (size_t)(g.edges * c.nw) * 8), *dr = upload(rt, rows, (size_t)g.edges * 4),
+       *dc = upload(rt, cols, (size_t)g.edges * 4), *z = poisoned(rt, (size_t)(g.z_rows * c.nz) * 8);
+  oeq_status_t st = oeq_conv_forward(checked, g.x_rows, g.z_rows, g.edges, x, y, w, dr, dc, NULL, z, NULL, 0, NULL);
   cr_expect_eq(st, OEQ_ERROR_INVALID_ARGUMENT, "checked call with a bad col: status %d", st);
   cr_expect(strstr(oeq_last_error(), "col") != NULL, "message: %s", oeq_last_error());
-  CUdeviceptr all[] = {x, y, w, dr, dc, z};
-  for (int i = 0; i < 6; i++) cu->cuMemFree(all[i]);
+  void *all[] = {x, y, w, dr, dc, z};
+  for (int i = 0; i < 6; i++) test_rt_free(rt, all[i]);
   free(rows), free(cols);
   oeq_plan_destroy(checked);
   inputs_free(&in);
@@ -504,9 +508,10 @@ Test(cuda_conv, bad_indices_skipped_or_reported) {
 }
 
 /* The workspace is small: O(segments x row width), independent of rows. */
-Test(cuda_conv, workspace_size_small_and_exact) {
+CONV_TEST(workspace_size_small_and_exact) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
   prob_t c = prob_new("channelwise", 0, OEQ_FLOAT32);
-  oeq_plan_t *det = plan_new(&c, OEQ_BACKEND_CUDA, OEQ_CONV_DETERMINISTIC), *at = plan_new(&c, OEQ_BACKEND_CUDA, 0);
+  oeq_plan_t *det = plan_new(&c, rt, OEQ_CONV_DETERMINISTIC), *at = plan_new(&c, rt, 0);
   size_t a = 0, b = 0, d = 0;
   cr_assert_eq(oeq_conv_workspace_size(det, 1000, 1000, 100000, &a), OEQ_SUCCESS);
   cr_assert_eq(oeq_conv_workspace_size(det, 9000000, 9000000, 100000, &b), OEQ_SUCCESS);
