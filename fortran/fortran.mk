@@ -6,13 +6,13 @@
 # $(fmoddir) = $(includedir) (the fmoddir of oeq.pc; .mod files are specific
 # to the compiler that built them), and oeq-fortran.pc:
 #   gfortran $(pkg-config --cflags oeq-fortran) prog.f90 $(pkg-config --libs oeq-fortran)
-EXTRA_DIST += fortran/genf03.py fortran/oeq-fortran.pc.in fortran/tests/test_genf03.sh \
+EXTRA_DIST += fortran/oeq_real.inc.tpl fortran/oeq_real.inc fortran/oeq-fortran.pc.in \
 	fortran/tests/test_fortran_vs_c.sh fortran/tests/test_fortran_errors.sh \
 	fortran/tests/test_fortran_final.sh fortran/tests/test_fortran_example.sh \
 	fortran/tests/test_fortran_gpu.sh
 
-# The generated interface is committed; test_genf03.sh fails when it drifts from oeq.h.
-TESTS += fortran/tests/test_genf03.sh
+# oeq_c.f90 and oeq_real.inc are generated (bindings/genabi.py) and committed;
+# bindings/test_genabi.sh fails when they drift from oeq.h.
 
 if HAVE_FC
 # The standard, warning and module-directory flags in the spelling of the
@@ -29,6 +29,9 @@ liboeqf_la_LDFLAGS = -version-info $(OEQ_LT_VERSION) -no-undefined
 # target is named through a variable so that Automake keeps its own rule.)
 OEQF_USER_LO = fortran/liboeqf_la-oeq.lo
 $(OEQF_USER_LO): fortran/liboeqf_la-oeq_c.lo
+# oeq.f90 includes the generated typed overloads (Automake does not track
+# Fortran INCLUDE lines).
+$(OEQF_USER_LO): $(srcdir)/fortran/oeq_real.inc
 fortran/oeq_c.mod: fortran/liboeqf_la-oeq_c.lo
 	@:
 fortran/oeq.mod: fortran/liboeqf_la-oeq.lo

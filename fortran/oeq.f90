@@ -39,8 +39,8 @@ module oeq
   private :: conv_forward_f32, conv_forward_f64, conv_forward_ptr
   private :: conv_backward_f32, conv_backward_f64, conv_backward_ptr
   private :: tp_forward_host, tp_backward_host, conv_forward_host, conv_backward_host
-  private :: check_shape, check_host_plan, loc32, loc64, loci, c_string, fstring
-  private :: finish, fail_here, report, json_string, json_true, irreps_entries, last_message
+  private :: check_shape, check_host_plan, loc_f32, loc_f64, loci, perm_loc, c_string, fstring
+  private :: finish, fail_here, report, last_message
   private :: weight_rows, c_strlen
 
   type :: oeq_problem
@@ -287,19 +287,16 @@ contains
     real(c_double), intent(in), optional, target, contiguous :: in1_var(:), in2_var(:), out_var(:)
     integer, intent(out), optional :: stat
     type(c_ptr) :: p1, p2, p3
-    character(len=:), allocatable :: json
-    integer :: n1, n2, n3, s
+    integer(c_int64_t) :: n1, n2, n3
+    integer(c_int) :: s
     p1 = c_null_ptr
     p2 = c_null_ptr
     p3 = c_null_ptr
-    json = self%describe(stat=s)
+    s = oeq_problem_irreps_count(self%handle, n1, n2, n3)
     if (s /= OEQ_SUCCESS) then
-      call report(int(s, c_int), stat)
+      call finish(s, stat)
       return
     end if
-    n1 = irreps_entries(json_string(json, '"in1": {"irreps": "'))
-    n2 = irreps_entries(json_string(json, '"in2": {"irreps": "'))
-    n3 = irreps_entries(json_string(json, '"out": {"irreps": "'))
     if (present(in1_var)) then
       if (size(in1_var) /= n1) then
         call fail_here(OEQ_ERROR_INVALID_ARGUMENT, 'set_variances: in1_var needs one value per irreps_in1 entry', stat)
@@ -388,38 +385,6 @@ contains
     end if
   end subroutine problem_assign
 
-  ! ------------------------------------------------------ JSON helpers
-
-  ! The text between `key` and the next double quote in json ("" if absent).
-  function json_string(json, key) result(v)
-    character(len=*), intent(in) :: json, key
-    character(len=:), allocatable :: v
-    integer :: i, j
-    v = ""
-    i = index(json, key)
-    if (i == 0) return
-    i = i + len(key)
-    j = index(json(i:), '"')
-    if (j > 1) v = json(i:i + j - 2)
-  end function json_string
-
-  logical function json_true(json, key)
-    character(len=*), intent(in) :: json, key
-    json_true = index(json, key // 'true') > 0
-  end function json_true
-
-  ! Entries of a formatted irreps string ("8x0e+8x1o" has 2, "" has 0).
-  integer function irreps_entries(irreps)
-    character(len=*), intent(in) :: irreps
-    integer :: i
-    irreps_entries = 0
-    if (len_trim(irreps) == 0) return
-    irreps_entries = 1
-    do i = 1, len(irreps)
-      if (irreps(i:i) == '+') irreps_entries = irreps_entries + 1
-    end do
-  end function irreps_entries
-
   ! ------------------------------------------------------------ plans
 
   ! Tensor-product plan for `backend` (default OEQ_BACKEND_AUTO) on `device` (default 0).
@@ -454,9 +419,8 @@ contains
     integer, intent(in), optional :: device
     integer(c_int32_t), intent(in) :: flags
     integer, intent(out), optional :: stat
-    integer(c_int) :: b, dev, s
+    integer(c_int) :: b, dev, s, irrep_dtype, weight_dtype, shared
     type(c_ptr) :: h
-    character(len=:), allocatable :: json
     integer(c_int64_t) :: d1, d2, d3, wn
     b = OEQ_BACKEND_AUTO
     dev = 0
@@ -474,7 +438,8 @@ contains
     ! The problem was good enough for a plan: these cannot fail.
     s = oeq_problem_dims(problem%handle, d1, d2, d3)
     if (s == OEQ_SUCCESS) s = oeq_problem_weight_numel(problem%handle, wn)
-    if (s == OEQ_SUCCESS) json = problem%describe(stat=s)
+    if (s == OEQ_SUCCESS) s = oeq_problem_dtypes(problem%handle, irrep_dtype, weight_dtype)
+    if (s == OEQ_SUCCESS) s = oeq_problem_shared_weights(problem%handle, shared)
     if (s == OEQ_SUCCESS) s = oeq_plan_backend(h, b)
     if (s /= OEQ_SUCCESS) then
       call oeq_plan_destroy(h)
@@ -490,11 +455,9 @@ contains
     self%backend = b
     self%flags = flags
     self%is_conv = conv
-    self%shared_weights = json_true(json, '"shared_weights": ')
-    self%irrep_dtype = OEQ_FLOAT32
-    self%weight_dtype = OEQ_FLOAT32
-    if (json_string(json, '"irrep_dtype": "') == 'float64') self%irrep_dtype = OEQ_FLOAT64
-    if (json_string(json, '"weight_dtype": "') == 'float64') self%weight_dtype = OEQ_FLOAT64
+    self%shared_weights = shared /= 0
+    self%irrep_dtype = irrep_dtype
+    self%weight_dtype = weight_dtype
     call finish(OEQ_SUCCESS, stat)
   end subroutine plan_setup
 
@@ -530,26 +493,25 @@ contains
 
   ! ------------------------------------------------- host array checks
 
-  function loc32(a) result(p)
-    real(c_float), intent(in), target, contiguous :: a(:, :)
-    type(c_ptr) :: p
-    p = c_null_ptr
-    if (size(a) > 0) p = c_loc(a)
-  end function loc32
-
-  function loc64(a) result(p)
-    real(c_double), intent(in), target, contiguous :: a(:, :)
-    type(c_ptr) :: p
-    p = c_null_ptr
-    if (size(a) > 0) p = c_loc(a)
-  end function loc64
-
   function loci(a) result(p)
     integer(c_int32_t), intent(in), target, contiguous :: a(:)
     type(c_ptr) :: p
     p = c_null_ptr
     if (size(a) > 0) p = c_loc(a)
   end function loci
+
+  ! An optional sender_perm as (address, entries); absent: (NULL, -1).
+  subroutine perm_loc(sender_perm, p, n)
+    integer(c_int32_t), intent(in), target, contiguous, optional :: sender_perm(:)
+    type(c_ptr), intent(out) :: p
+    integer(c_int64_t), intent(out) :: n
+    p = c_null_ptr
+    n = -1
+    if (present(sender_perm)) then
+      p = loci(sender_perm)
+      n = size(sender_perm, kind=c_int64_t)
+    end if
+  end subroutine perm_loc
 
   ! shp must be (dim, rows); on mismatch s becomes INVALID_ARGUMENT with a message.
   subroutine check_shape(name, shp, dim, rows, s)
@@ -643,46 +605,6 @@ contains
     call finish(oeq_tp_backward(self%handle, batch, px, py, pw, pdz, pdx, pdy, pdw, c_null_ptr), stat)
   end subroutine tp_backward_host
 
-  subroutine forward_f32(self, x, y, w, z, stat)
-    class(oeq_plan), intent(in) :: self
-    real(c_float), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :)
-    real(c_float), intent(inout), target, contiguous :: z(:, :)
-    integer, intent(out), optional :: stat
-    call tp_forward_host(self, OEQ_FLOAT32, shape(x, c_int64_t), shape(y, c_int64_t), &
-        shape(w, c_int64_t), shape(z, c_int64_t), loc32(x), loc32(y), loc32(w), loc32(z), stat)
-  end subroutine forward_f32
-
-  subroutine forward_f64(self, x, y, w, z, stat)
-    class(oeq_plan), intent(in) :: self
-    real(c_double), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :)
-    real(c_double), intent(inout), target, contiguous :: z(:, :)
-    integer, intent(out), optional :: stat
-    call tp_forward_host(self, OEQ_FLOAT64, shape(x, c_int64_t), shape(y, c_int64_t), &
-        shape(w, c_int64_t), shape(z, c_int64_t), loc64(x), loc64(y), loc64(w), loc64(z), stat)
-  end subroutine forward_f64
-
-  subroutine backward_f32(self, x, y, w, dz, dx, dy, dw, stat)
-    class(oeq_plan), intent(in) :: self
-    real(c_float), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :), dz(:, :)
-    real(c_float), intent(inout), target, contiguous :: dx(:, :), dy(:, :), dw(:, :)
-    integer, intent(out), optional :: stat
-    call tp_backward_host(self, OEQ_FLOAT32, shape(x, c_int64_t), shape(y, c_int64_t), &
-        shape(w, c_int64_t), shape(dz, c_int64_t), shape(dx, c_int64_t), shape(dy, c_int64_t), &
-        shape(dw, c_int64_t), loc32(x), loc32(y), loc32(w), loc32(dz), loc32(dx), loc32(dy), &
-        loc32(dw), stat)
-  end subroutine backward_f32
-
-  subroutine backward_f64(self, x, y, w, dz, dx, dy, dw, stat)
-    class(oeq_plan), intent(in) :: self
-    real(c_double), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :), dz(:, :)
-    real(c_double), intent(inout), target, contiguous :: dx(:, :), dy(:, :), dw(:, :)
-    integer, intent(out), optional :: stat
-    call tp_backward_host(self, OEQ_FLOAT64, shape(x, c_int64_t), shape(y, c_int64_t), &
-        shape(w, c_int64_t), shape(dz, c_int64_t), shape(dx, c_int64_t), shape(dy, c_int64_t), &
-        shape(dw, c_int64_t), loc64(x), loc64(y), loc64(w), loc64(dz), loc64(dx), loc64(dy), &
-        loc64(dw), stat)
-  end subroutine backward_f64
-
   ! Device (or any) addresses: no shape checks are possible here; counts are explicit.
   subroutine forward_ptr(self, batch, x, y, w, z, stream, stat)
     class(oeq_plan), intent(in) :: self
@@ -766,94 +688,6 @@ contains
         pperm, pdx, pdy, pdw, c_null_ptr, 0_c_size_t, c_null_ptr), stat)
   end subroutine conv_backward_host
 
-  ! x(x_dim, x_rows), y(y_dim, edges), w(weight_numel, edges or 1), z(z_dim, z_rows);
-  ! rows/cols/sender_perm: 0-based C indices, one per edge.
-  subroutine conv_forward_f32(self, x, y, w, rows, cols, z, sender_perm, stat)
-    class(oeq_plan), intent(in) :: self
-    real(c_float), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :)
-    integer(c_int32_t), intent(in), target, contiguous :: rows(:), cols(:)
-    real(c_float), intent(inout), target, contiguous :: z(:, :)
-    integer(c_int32_t), intent(in), target, contiguous, optional :: sender_perm(:)
-    integer, intent(out), optional :: stat
-    type(c_ptr) :: pp
-    integer(c_int64_t) :: np
-    pp = c_null_ptr
-    np = -1
-    if (present(sender_perm)) then
-      pp = loci(sender_perm)
-      np = size(sender_perm, kind=c_int64_t)
-    end if
-    call conv_forward_host(self, OEQ_FLOAT32, shape(x, c_int64_t), shape(y, c_int64_t), &
-        shape(w, c_int64_t), shape(z, c_int64_t), size(rows, kind=c_int64_t), &
-        size(cols, kind=c_int64_t), np, loc32(x), loc32(y), loc32(w), loci(rows), loci(cols), pp, &
-        loc32(z), stat)
-  end subroutine conv_forward_f32
-
-  subroutine conv_forward_f64(self, x, y, w, rows, cols, z, sender_perm, stat)
-    class(oeq_plan), intent(in) :: self
-    real(c_double), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :)
-    integer(c_int32_t), intent(in), target, contiguous :: rows(:), cols(:)
-    real(c_double), intent(inout), target, contiguous :: z(:, :)
-    integer(c_int32_t), intent(in), target, contiguous, optional :: sender_perm(:)
-    integer, intent(out), optional :: stat
-    type(c_ptr) :: pp
-    integer(c_int64_t) :: np
-    pp = c_null_ptr
-    np = -1
-    if (present(sender_perm)) then
-      pp = loci(sender_perm)
-      np = size(sender_perm, kind=c_int64_t)
-    end if
-    call conv_forward_host(self, OEQ_FLOAT64, shape(x, c_int64_t), shape(y, c_int64_t), &
-        shape(w, c_int64_t), shape(z, c_int64_t), size(rows, kind=c_int64_t), &
-        size(cols, kind=c_int64_t), np, loc64(x), loc64(y), loc64(w), loci(rows), loci(cols), pp, &
-        loc64(z), stat)
-  end subroutine conv_forward_f64
-
-  subroutine conv_backward_f32(self, x, y, w, dz, rows, cols, dx, dy, dw, sender_perm, stat)
-    class(oeq_plan), intent(in) :: self
-    real(c_float), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :), dz(:, :)
-    integer(c_int32_t), intent(in), target, contiguous :: rows(:), cols(:)
-    real(c_float), intent(inout), target, contiguous :: dx(:, :), dy(:, :), dw(:, :)
-    integer(c_int32_t), intent(in), target, contiguous, optional :: sender_perm(:)
-    integer, intent(out), optional :: stat
-    type(c_ptr) :: pp
-    integer(c_int64_t) :: np
-    pp = c_null_ptr
-    np = -1
-    if (present(sender_perm)) then
-      pp = loci(sender_perm)
-      np = size(sender_perm, kind=c_int64_t)
-    end if
-    call conv_backward_host(self, OEQ_FLOAT32, shape(x, c_int64_t), shape(y, c_int64_t), &
-        shape(w, c_int64_t), shape(dz, c_int64_t), shape(dx, c_int64_t), shape(dy, c_int64_t), &
-        shape(dw, c_int64_t), size(rows, kind=c_int64_t), size(cols, kind=c_int64_t), np, &
-        loc32(x), loc32(y), loc32(w), loc32(dz), loci(rows), loci(cols), pp, loc32(dx), &
-        loc32(dy), loc32(dw), stat)
-  end subroutine conv_backward_f32
-
-  subroutine conv_backward_f64(self, x, y, w, dz, rows, cols, dx, dy, dw, sender_perm, stat)
-    class(oeq_plan), intent(in) :: self
-    real(c_double), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :), dz(:, :)
-    integer(c_int32_t), intent(in), target, contiguous :: rows(:), cols(:)
-    real(c_double), intent(inout), target, contiguous :: dx(:, :), dy(:, :), dw(:, :)
-    integer(c_int32_t), intent(in), target, contiguous, optional :: sender_perm(:)
-    integer, intent(out), optional :: stat
-    type(c_ptr) :: pp
-    integer(c_int64_t) :: np
-    pp = c_null_ptr
-    np = -1
-    if (present(sender_perm)) then
-      pp = loci(sender_perm)
-      np = size(sender_perm, kind=c_int64_t)
-    end if
-    call conv_backward_host(self, OEQ_FLOAT64, shape(x, c_int64_t), shape(y, c_int64_t), &
-        shape(w, c_int64_t), shape(dz, c_int64_t), shape(dx, c_int64_t), shape(dy, c_int64_t), &
-        shape(dw, c_int64_t), size(rows, kind=c_int64_t), size(cols, kind=c_int64_t), np, &
-        loc64(x), loc64(y), loc64(w), loc64(dz), loci(rows), loci(cols), pp, loc64(dx), &
-        loc64(dy), loc64(dw), stat)
-  end subroutine conv_backward_f64
-
   ! Device addresses. sender_perm, workspace (+ workspace_bytes) and stream default to NULL
   ! (a NULL workspace lets the library allocate it, stream-ordered).
   subroutine conv_forward_ptr(self, x_rows, z_rows, edges, x, y, w, rows, cols, z, sender_perm, &
@@ -899,5 +733,10 @@ contains
     call finish(oeq_conv_backward(self%handle, x_rows, z_rows, edges, x, y, w, dz, rows, cols, pp, &
         dx, dy, dw, ws, wb, st), stat)
   end subroutine conv_backward_ptr
+
+  ! ------------------------------------- typed host-array overloads
+  ! loc_f32/f64, forward_, backward_, conv_forward_, conv_backward_ f32/f64:
+  ! generated from fortran/oeq_real.inc.tpl by bindings/genabi.py.
+  include 'oeq_real.inc'
 
 end module oeq

@@ -1,5 +1,5 @@
-! oeq_c.f90: GENERATED from include/oeq.h by fortran/genf03.py. Do not edit;
-! run `python3 fortran/genf03.py include/oeq.h > fortran/oeq_c.f90` instead.
+! oeq_c.f90: GENERATED from include/oeq.h by bindings/genabi.py. Do not edit;
+! run `python3 bindings/genabi.py` instead.
 !
 ! The raw Fortran 2003 interface of liboeq: every enum value and flag as a
 ! parameter and one bind(C) interface per function of oeq.h. Strings must be

@@ -6,6 +6,7 @@ Racah formula and e3nn's real-to-complex change of basis
 irreps, element paths), independently of liboeq. Exit 77 (skip) without
 NumPy; exit 1 on any failure.
 """
+import ctypes
 import math
 import os
 import sys
@@ -352,6 +353,35 @@ def test_device_array_views():
         cuda_stream = 0x42
     assert oeq._stream_handle(TorchLikeStream()) == 0x42
     expect(TypeError, oeq._stream_handle, "default")
+
+
+def test_problem_facts():
+    """The plan's dtypes and weight sharing, and set_variances' lengths, come
+    from the ABI getters (never from describe's text): each setting must
+    reach them and the checks built on them."""
+    p = oeq.Problem("2x0e+0x1o+3x1o", "0e+1o", "2x0e+3x1o")
+    assert p.dtypes == (oeq.DType.FLOAT32, oeq.DType.FLOAT32) and p.shared_weights
+    assert p.irreps_count == (3, 2, 2)
+    p.set_dtypes("float64", "float32").set_shared_weights(False)
+    assert p.dtypes == (oeq.DType.FLOAT64, oeq.DType.FLOAT32) and not p.shared_weights
+    p.add_instruction(0, 0, 0, "uvw")
+    expect(ValueError, p.set_variances, [1.0, 1.0], match="3 entries")
+    p.set_variances([1.0, 2.0, 1.0], None, [1.0, 0.5])
+    plan = oeq.Plan.tp(p, oeq.Backend.CPU)
+    assert (plan.irrep_dtype, plan.weight_dtype, plan.shared_weights) == ("float64", "float32", False)
+    x = np.ones((2, plan.x_dim))
+    y = np.ones((2, plan.y_dim))
+    w = np.ones((2, plan.weight_numel), np.float32)
+    assert plan.tp_forward(x, y, w).dtype == np.float64
+    expect(TypeError, plan.tp_forward, x, y, w.astype(np.float64), match="w has dtype float64")
+    expect(ValueError, plan.tp_forward, x, y, w[0], match="w has shape")
+    e = oeq.Problem("0e", "0e", "0e")
+    assert e.irreps_count == (1, 1, 1)
+    e.close()
+    expect(ValueError, lambda: e.dtypes, match="closed")
+    # The ctypes table is the generated one, and covers every function of the library's header.
+    assert oeq._lib.oeq_problem_irreps_count.argtypes[1] is ctypes.POINTER(ctypes.c_int64)
+    assert set(oeq._abi.PROTOTYPES) >= {"oeq_problem_dtypes", "oeq_problem_shared_weights", "oeq_tp_forward"}
 
 
 def test_library():

@@ -6,10 +6,10 @@ program test_errors
   use, intrinsic :: iso_c_binding
   use oeq
   implicit none
-  type(oeq_problem) :: p
-  type(oeq_plan) :: tp, conv
+  type(oeq_problem) :: p, q
+  type(oeq_plan) :: tp, conv, tq
   real(c_float), allocatable :: x(:, :), y(:, :), w(:, :), z(:, :)
-  real(c_double), allocatable :: xd(:, :), yd(:, :), wd(:, :), zd(:, :)
+  real(c_double), allocatable :: xd(:, :), yd(:, :), wd(:, :), zd(:, :), wr(:, :)
   integer(c_int32_t) :: rows(2), cols(2)
   integer(c_int64_t) :: d1, d2, d3, wn
   integer :: s, failures
@@ -87,6 +87,32 @@ program test_errors
   call expect('cols out of range (library check)', s, OEQ_ERROR_INVALID_ARGUMENT)
   if (index(oeq_error_message(), 'cols') == 0) call fail('message names cols: ' // oeq_error_message())
 
+  ! A plan takes the problem's dtypes and weight sharing (the getters): a
+  ! float64 problem with per-row weights takes float64 arrays and w(wn, batch).
+  call q%create('2x0e+1x1o', '0e+1o', '2x0e+1x1o', stat=s)
+  call expect('create q', s, OEQ_SUCCESS)
+  call q%add_instruction(0, 0, 0, OEQ_MODE_UVW, stat=s)
+  call q%set_dtypes(OEQ_FLOAT64, OEQ_FLOAT64, stat=s)
+  call q%set_shared_weights(.false., stat=s)
+  call q%set_variances(in1_var=[1.0_c_double, 2.0_c_double], out_var=[1.0_c_double, 0.5_c_double], &
+      stat=s)
+  call expect('variances of the right lengths', s, OEQ_SUCCESS)
+  call q%set_variances(out_var=[1.0_c_double, 1.0_c_double, 1.0_c_double], stat=s)
+  call expect('out_var of the wrong length', s, OEQ_ERROR_INVALID_ARGUMENT)
+  call tq%create_tp(q, OEQ_BACKEND_CPU, stat=s)
+  call expect('float64 per-row plan', s, OEQ_SUCCESS)
+  allocate(wr(q%weight_numel(), 2))
+  wr = 1
+  call tq%forward(xd, yd, wr, zd, stat=s)
+  call expect('float64 arrays, per-row weights', s, OEQ_SUCCESS)
+  call tq%forward(xd, yd, wr(:, 1:1), zd, stat=s)
+  call expect('one weight row on a per-row plan', s, OEQ_ERROR_INVALID_ARGUMENT)
+  if (index(oeq_error_message(), 'w has shape') == 0) call fail('message names w: ' // oeq_error_message())
+  call tq%forward(x, y, w, z(:, 1:2), stat=s)
+  call expect('float32 arrays on a float64 plan', s, OEQ_ERROR_INVALID_ARGUMENT)
+  call tq%destroy()
+  call q%destroy()
+
   ! Raw addresses: the library's own checks.
   call tp%forward(2_c_int64_t, c_null_ptr, c_loc(dummy), c_loc(dummy), c_loc(dummy), stat=s)
   call expect('NULL x through the c_ptr overload', s, OEQ_ERROR_INVALID_ARGUMENT)
@@ -108,7 +134,7 @@ program test_errors
   write(*, '(a)') 'all error cases passed'
   ! Main-program allocatables are never freed implicitly: free them so leak
   ! checkers see a clean exit.
-  deallocate(x, y, w, z, xd, yd, wd, zd)
+  deallocate(x, y, w, z, xd, yd, wd, zd, wr)
 
 contains
 

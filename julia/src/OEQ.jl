@@ -22,74 +22,21 @@ using Libdl
 
 export Problem, Plan, OEQError, fully_connected, channelwise, add_instruction!, set_dtypes!,
        set_shared_weights!, set_normalization!, set_layout!, set_variances!, weight_numel, dims,
-       describe, backend, destroy!, tp_forward!, tp_backward!, conv_forward!, conv_backward!,
-       conv_workspace_size, backend_available
+       irreps_count, dtypes, shared_weights, describe, backend, destroy!, tp_forward!,
+       tp_backward!, conv_forward!, conv_backward!, conv_workspace_size, backend_available
 
-# ------------------------------------------------------------ constants (oeq.h)
+# ------------------------------------------------------------ the C ABI (oeq.h)
 
-const OEQ_ABI_VERSION = Cint(1)
-
-# oeq_status_t
-const OEQ_SUCCESS = Cint(0)
-const OEQ_ERROR_INVALID_ARGUMENT = Cint(1)
-const OEQ_ERROR_PARSE = Cint(2)
-const OEQ_ERROR_INVALID_PROBLEM = Cint(3)
-const OEQ_ERROR_UNSUPPORTED = Cint(4)
-const OEQ_ERROR_BACKEND_UNAVAILABLE = Cint(5)
-const OEQ_ERROR_COMPILE = Cint(6)
-const OEQ_ERROR_DEVICE = Cint(7)
-const OEQ_ERROR_OUT_OF_MEMORY = Cint(8)
-const OEQ_ERROR_IO = Cint(9)
-const OEQ_ERROR_INTERNAL = Cint(10)
-# oeq_mode_t
-const OEQ_MODE_UVW = Cint(0)
-const OEQ_MODE_UVU = Cint(1)
-const OEQ_MODE_UVV = Cint(2)
-const OEQ_MODE_UUW = Cint(3)
-const OEQ_MODE_UUU = Cint(4)
-const OEQ_MODE_UVUV = Cint(5)
-# oeq_dtype_t
-const OEQ_FLOAT32 = Cint(0)
-const OEQ_FLOAT64 = Cint(1)
-# oeq_backend_t
-const OEQ_BACKEND_AUTO = Cint(0)
-const OEQ_BACKEND_CPU = Cint(1)
-const OEQ_BACKEND_CUDA = Cint(2)
-const OEQ_BACKEND_HIP = Cint(3)
-# oeq_irrep_norm_t
-const OEQ_IRREP_NORM_COMPONENT = Cint(0)
-const OEQ_IRREP_NORM_NORM = Cint(1)
-const OEQ_IRREP_NORM_NONE = Cint(2)
-# oeq_path_norm_t
-const OEQ_PATH_NORM_ELEMENT = Cint(0)
-const OEQ_PATH_NORM_PATH = Cint(1)
-const OEQ_PATH_NORM_NONE = Cint(2)
-# oeq_layout_t
-const OEQ_LAYOUT_MUL_IR = Cint(0)
-const OEQ_LAYOUT_IR_MUL = Cint(1)
-# plan flags
-const OEQ_CONV_DETERMINISTIC = UInt32(1)
-const OEQ_CONV_KAHAN = UInt32(2)
-const OEQ_INDEX_INT64 = UInt32(4)
+# Constants, handle types (oeq_problem_s, oeq_plan_s) and one ccall wrapper
+# per function, generated from include/oeq.h by bindings/genabi.py.
+include("abi.jl")
 
 const MODES = Dict(:uvw => OEQ_MODE_UVW, :uvu => OEQ_MODE_UVU, :uvv => OEQ_MODE_UVV,
                    :uuw => OEQ_MODE_UUW, :uuu => OEQ_MODE_UUU, :uvuv => OEQ_MODE_UVUV)
 
-# Opaque C structs: handles are Ptr{oeq_problem_s} / Ptr{oeq_plan_s}, never Ptr{Cvoid}.
-mutable struct oeq_problem_s end
-mutable struct oeq_plan_s end
+const DTYPES = Dict(OEQ_FLOAT32 => Float32, OEQ_FLOAT64 => Float64)
 
 # ------------------------------------------------------------ the library
-
-const API = (:oeq_abi_version, :oeq_version, :oeq_status_string, :oeq_last_error,
-             :oeq_backend_available, :oeq_problem_create, :oeq_problem_add_instruction,
-             :oeq_problem_set_dtypes, :oeq_problem_set_shared_weights,
-             :oeq_problem_set_normalization, :oeq_problem_set_layout, :oeq_problem_set_variances,
-             :oeq_problem_weight_numel, :oeq_problem_dims, :oeq_problem_describe,
-             :oeq_problem_destroy, :oeq_problem_create_fully_connected,
-             :oeq_problem_create_channelwise, :oeq_plan_create_tp, :oeq_plan_create_conv,
-             :oeq_plan_backend, :oeq_plan_destroy, :oeq_tp_forward, :oeq_tp_backward,
-             :oeq_conv_workspace_size, :oeq_conv_forward, :oeq_conv_backward)
 
 const library_path = Ref{String}("")
 # Filled once in __init__ and only read afterwards (safe from any thread).
@@ -107,11 +54,11 @@ function __init__()
         return
     end
     handle = Libdl.dlopen(path)
-    for name in API
+    for name in ABI_FUNCTIONS
         FPTRS[name] = Libdl.dlsym(handle, name)
     end
     library_path[] = path
-    abi = ccall(fptr(:oeq_abi_version), Cint, ())
+    abi = oeq_abi_version()
     abi == OEQ_ABI_VERSION || error("OEQ: $path has ABI version $abi, this package needs $OEQ_ABI_VERSION")
     return
 end
@@ -133,7 +80,7 @@ struct OEQError <: Exception
     message::String
 end
 
-status_string(s::Integer) = unsafe_string(ccall(fptr(:oeq_status_string), Cstring, (Cint,), s))
+status_string(s::Integer) = unsafe_string(oeq_status_string(s))
 
 Base.showerror(io::IO, e::OEQError) =
     print(io, "OEQError(", e.status, ", ", status_string(e.status), "): ", e.message)
@@ -141,12 +88,12 @@ Base.showerror(io::IO, e::OEQError) =
 function check(status::Cint)
     status == OEQ_SUCCESS && return nothing
     # oeq_last_error is valid until this thread's next oeq call: read it first.
-    msg = unsafe_string(ccall(fptr(:oeq_last_error), Cstring, ()))
+    msg = unsafe_string(oeq_last_error())
     throw(OEQError(status, msg))
 end
 
-version() = unsafe_string(ccall(fptr(:oeq_version), Cstring, ()))
-backend_available(b::Integer) = ccall(fptr(:oeq_backend_available), Cint, (Cint,), b) != 0
+version() = unsafe_string(oeq_version())
+backend_available(b::Integer) = oeq_backend_available(b) != 0
 
 dtype_code(::Type{Float32}) = OEQ_FLOAT32
 dtype_code(::Type{Float64}) = OEQ_FLOAT64
@@ -173,8 +120,7 @@ end
 
 function Problem(in1::AbstractString, in2::AbstractString, out::AbstractString, instructions=())
     r = Ref{Ptr{oeq_problem_s}}(C_NULL)
-    check(ccall(fptr(:oeq_problem_create), Cint,
-                (Cstring, Cstring, Cstring, Ref{Ptr{oeq_problem_s}}), in1, in2, out, r))
+    check(oeq_problem_create(in1, in2, out, r))
     p = Problem(r[])
     for ins in instructions
         add_instruction!(p, ins...)
@@ -185,16 +131,14 @@ end
 """e3nn's FullyConnectedTensorProduct: every allowed uvw path, weighted."""
 function fully_connected(in1::AbstractString, in2::AbstractString, out::AbstractString)
     r = Ref{Ptr{oeq_problem_s}}(C_NULL)
-    check(ccall(fptr(:oeq_problem_create_fully_connected), Cint,
-                (Cstring, Cstring, Cstring, Ref{Ptr{oeq_problem_s}}), in1, in2, out, r))
+    check(oeq_problem_create_fully_connected(in1, in2, out, r))
     return Problem(r[])
 end
 
 """MACE / NequIP channelwise (uvu) convolution TP with per-row weights."""
 function channelwise(in1::AbstractString, in2::AbstractString, filter_out::AbstractString)
     r = Ref{Ptr{oeq_problem_s}}(C_NULL)
-    check(ccall(fptr(:oeq_problem_create_channelwise), Cint,
-                (Cstring, Cstring, Cstring, Ref{Ptr{oeq_problem_s}}), in1, in2, filter_out, r))
+    check(oeq_problem_create_channelwise(in1, in2, filter_out, r))
     return Problem(r[])
 end
 
@@ -206,7 +150,7 @@ end
 """Frees the handle now (the finalizer does it otherwise). Never blocks; safe to repeat."""
 function destroy!(p::Problem)
     ptr, p.ptr = p.ptr, Ptr{oeq_problem_s}(C_NULL)
-    ptr == C_NULL || ccall(fptr(:oeq_problem_destroy), Cvoid, (Ptr{oeq_problem_s},), ptr)
+    ptr == C_NULL || oeq_problem_destroy(ptr)
     return nothing
 end
 
@@ -214,38 +158,29 @@ function add_instruction!(p::Problem, i_in1::Integer, i_in2::Integer, i_out::Int
                           has_weight::Bool=true, path_weight::Real=1.0)
     m = mode isa Symbol ? get(MODES, mode, nothing) : Cint(mode)
     m === nothing && throw(ArgumentError("mode $mode is not one of $(sort(collect(keys(MODES))))"))
-    check(ccall(fptr(:oeq_problem_add_instruction), Cint,
-                (Ptr{oeq_problem_s}, Cint, Cint, Cint, Cint, Cint, Cdouble),
-                p, i_in1, i_in2, i_out, m, has_weight ? 1 : 0, path_weight))
+    check(oeq_problem_add_instruction(p, i_in1, i_in2, i_out, m, has_weight ? 1 : 0, path_weight))
     return p
 end
 
 function set_dtypes!(p::Problem, ::Type{T}, ::Type{W}=T) where {T,W}
-    check(ccall(fptr(:oeq_problem_set_dtypes), Cint, (Ptr{oeq_problem_s}, Cint, Cint),
-                p, dtype_code(T), dtype_code(W)))
+    check(oeq_problem_set_dtypes(p, dtype_code(T), dtype_code(W)))
     return p
 end
 
 function set_shared_weights!(p::Problem, shared::Bool)
-    check(ccall(fptr(:oeq_problem_set_shared_weights), Cint, (Ptr{oeq_problem_s}, Cint),
-                p, shared ? 1 : 0))
+    check(oeq_problem_set_shared_weights(p, shared ? 1 : 0))
     return p
 end
 
 function set_normalization!(p::Problem, irrep::Integer, path::Integer)
-    check(ccall(fptr(:oeq_problem_set_normalization), Cint, (Ptr{oeq_problem_s}, Cint, Cint),
-                p, irrep, path))
+    check(oeq_problem_set_normalization(p, irrep, path))
     return p
 end
 
 function set_layout!(p::Problem, layout::Integer)
-    check(ccall(fptr(:oeq_problem_set_layout), Cint, (Ptr{oeq_problem_s}, Cint), p, layout))
+    check(oeq_problem_set_layout(p, layout))
     return p
 end
-
-irreps_entries(s::AbstractString) = isempty(strip(s)) ? 0 : count(==('+'), s) + 1
-
-json_irreps(json, key) = match(Regex("\"$key\": \\{\"irreps\": \"([^\"]*)\""), json).captures[1]
 
 """
     set_variances!(p; in1=nothing, in2=nothing, out=nothing)
@@ -253,44 +188,59 @@ json_irreps(json, key) = match(Regex("\"$key\": \\{\"irreps\": \"([^\"]*)\""), j
 e3nn's in1_var / in2_var / out_var: one value per irreps entry (nothing: all ones).
 """
 function set_variances!(p::Problem; in1=nothing, in2=nothing, out=nothing)
-    json = describe(p)
-    vals = map(((in1, "in1"), (in2, "in2"), (out, "out"))) do (v, key)
+    counts = irreps_count(p)
+    vals = map(((in1, "in1", counts[1]), (in2, "in2", counts[2]), (out, "out", counts[3]))) do (v, key, n)
         v === nothing && return nothing
-        n = irreps_entries(json_irreps(json, key))
         length(v) == n || throw(ArgumentError("$(key)_var has $(length(v)) values; irreps_$key has $n entries"))
         return Vector{Cdouble}(v)
     end
     ptr(v) = v === nothing ? Ptr{Cdouble}(C_NULL) : pointer(v)
     GC.@preserve vals begin
-        check(ccall(fptr(:oeq_problem_set_variances), Cint,
-                    (Ptr{oeq_problem_s}, Ptr{Cdouble}, Ptr{Cdouble}, Ptr{Cdouble}),
-                    p, ptr(vals[1]), ptr(vals[2]), ptr(vals[3])))
+        check(oeq_problem_set_variances(p, ptr(vals[1]), ptr(vals[2]), ptr(vals[3])))
     end
     return p
 end
 
 function weight_numel(p::Problem)
     n = Ref{Int64}(0)
-    check(ccall(fptr(:oeq_problem_weight_numel), Cint, (Ptr{oeq_problem_s}, Ref{Int64}), p, n))
+    check(oeq_problem_weight_numel(p, n))
     return Int(n[])
 end
 
 """`(in1_dim, in2_dim, out_dim)`: the row widths of x, y and z."""
 function dims(p::Problem)
     a, b, c = Ref{Int64}(0), Ref{Int64}(0), Ref{Int64}(0)
-    check(ccall(fptr(:oeq_problem_dims), Cint,
-                (Ptr{oeq_problem_s}, Ref{Int64}, Ref{Int64}, Ref{Int64}), p, a, b, c))
+    check(oeq_problem_dims(p, a, b, c))
     return (Int(a[]), Int(b[]), Int(c[]))
+end
+
+"""`(in1, in2, out)`: the entries of each irreps (`"8x0e+8x1o"` has 2), as `set_variances!` takes them."""
+function irreps_count(p::Problem)
+    a, b, c = Ref{Int64}(0), Ref{Int64}(0), Ref{Int64}(0)
+    check(oeq_problem_irreps_count(p, a, b, c))
+    return (Int(a[]), Int(b[]), Int(c[]))
+end
+
+"""`(irrep_type, weight_type)`: `Float32` or `Float64` each."""
+function dtypes(p::Problem)
+    i, w = Ref{Cint}(0), Ref{Cint}(0)
+    check(oeq_problem_dtypes(p, i, w))
+    return (DTYPES[i[]], DTYPES[w[]])
+end
+
+"""Whether the weights are shared (one row for the whole batch)."""
+function shared_weights(p::Problem)
+    s = Ref{Cint}(0)
+    check(oeq_problem_shared_weights(p, s))
+    return s[] != 0
 end
 
 """The problem as JSON text."""
 function describe(p::Problem)
     needed = Ref{Csize_t}(0)
-    check(ccall(fptr(:oeq_problem_describe), Cint,
-                (Ptr{oeq_problem_s}, Ptr{UInt8}, Csize_t, Ref{Csize_t}), p, C_NULL, 0, needed))
+    check(oeq_problem_describe(p, C_NULL, 0, needed))
     buf = Vector{UInt8}(undef, needed[] + 1)
-    check(ccall(fptr(:oeq_problem_describe), Cint,
-                (Ptr{oeq_problem_s}, Ptr{UInt8}, Csize_t, Ref{Csize_t}), p, buf, length(buf), needed))
+    check(oeq_problem_describe(p, buf, length(buf), needed))
     return String(buf[1:needed[]])
 end
 
@@ -323,27 +273,22 @@ function Plan(p::Problem; conv::Bool=false, backend::Integer=OEQ_BACKEND_AUTO, d
               flags::Integer=0)
     r = Ref{Ptr{oeq_plan_s}}(C_NULL)
     if conv
-        check(ccall(fptr(:oeq_plan_create_conv), Cint,
-                    (Ptr{oeq_problem_s}, Cint, Cint, UInt32, Ref{Ptr{oeq_plan_s}}),
-                    p, backend, device, flags, r))
+        check(oeq_plan_create_conv(p, backend, device, flags, r))
     else
-        check(ccall(fptr(:oeq_plan_create_tp), Cint,
-                    (Ptr{oeq_problem_s}, Cint, Cint, Ref{Ptr{oeq_plan_s}}), p, backend, device, r))
+        check(oeq_plan_create_tp(p, backend, device, r))
     end
     ptr = r[]
     b = Ref{Cint}(0)
-    st = ccall(fptr(:oeq_plan_backend), Cint, (Ptr{oeq_plan_s}, Ref{Cint}), ptr, b)
+    st = oeq_plan_backend(ptr, b)
     if st != OEQ_SUCCESS
-        ccall(fptr(:oeq_plan_destroy), Cvoid, (Ptr{oeq_plan_s},), ptr)
+        oeq_plan_destroy(ptr)
         check(st)
     end
-    json = describe(p)
     d1, d2, d3 = dims(p)
-    irrep = occursin("\"irrep_dtype\": \"float64\"", json) ? Float64 : Float32
-    weight = occursin("\"weight_dtype\": \"float64\"", json) ? Float64 : Float32
+    irrep, weight = dtypes(p)
     index = (UInt32(flags) & OEQ_INDEX_INT64) != 0 ? Int64 : Int32
     plan = Plan(ptr, conv, b[], device, flags, d1, d2, d3, weight_numel(p), irrep, weight, index,
-                occursin("\"shared_weights\": true", json))
+                shared_weights(p))
     finalizer(destroy!, plan)
     return plan
 end
@@ -356,7 +301,7 @@ end
 """Frees the plan now. oeq_plan_destroy is safe from any thread and never blocks."""
 function destroy!(p::Plan)
     ptr, p.ptr = p.ptr, Ptr{oeq_plan_s}(C_NULL)
-    ptr == C_NULL || ccall(fptr(:oeq_plan_destroy), Cvoid, (Ptr{oeq_plan_s},), ptr)
+    ptr == C_NULL || oeq_plan_destroy(ptr)
     return nothing
 end
 
@@ -365,8 +310,7 @@ is_gpu(p::Plan) = p.backend == OEQ_BACKEND_CUDA || p.backend == OEQ_BACKEND_HIP
 
 function conv_workspace_size(p::Plan, x_rows::Integer, z_rows::Integer, edges::Integer)
     n = Ref{Csize_t}(0)
-    check(ccall(fptr(:oeq_conv_workspace_size), Cint,
-                (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ref{Csize_t}), p, x_rows, z_rows, edges, n))
+    check(oeq_conv_workspace_size(p, x_rows, z_rows, edges, n))
     return Int(n[])
 end
 
@@ -472,9 +416,7 @@ const Real32or64 = Union{Float32,Float64}
 function tp_forward!(z::Matrix{T}, p::Plan, x::Matrix{T}, y::Matrix{T},
                      w::VecOrMat{W}) where {T<:Real32or64,W<:Real32or64}
     batch = check_tp(p, false, x, y, w, z)
-    check(ccall(fptr(:oeq_tp_forward), Cint,
-                (Ptr{oeq_plan_s}, Int64, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{T}, Ptr{Cvoid}),
-                p, batch, x, y, w, z, C_NULL))
+    check(oeq_tp_forward(p, batch, x, y, w, z, C_NULL))
     return z
 end
 
@@ -486,10 +428,7 @@ Gradients of `<dz, TP(x, y, w)>`; with shared weights dw is the batch sum.
 function tp_backward!(dx::Matrix{T}, dy::Matrix{T}, dw::VecOrMat{W}, p::Plan, x::Matrix{T},
                       y::Matrix{T}, w::VecOrMat{W}, dz::Matrix{T}) where {T<:Real32or64,W<:Real32or64}
     batch = check_tp_backward(p, false, x, y, w, dz, dx, dy, dw)
-    check(ccall(fptr(:oeq_tp_backward), Cint,
-                (Ptr{oeq_plan_s}, Int64, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{T}, Ptr{T}, Ptr{T}, Ptr{W},
-                 Ptr{Cvoid}),
-                p, batch, x, y, w, dz, dx, dy, dw, C_NULL))
+    check(oeq_tp_backward(p, batch, x, y, w, dz, dx, dy, dw, C_NULL))
     return dx, dy, dw
 end
 
@@ -507,11 +446,8 @@ function conv_forward!(z::Matrix{T}, p::Plan, x::Matrix{T}, y::Matrix{T}, w::Vec
                        sender_perm::Union{Nothing,Vector{I}}=nothing) where {T<:Real32or64,W<:Real32or64,I<:Union{Int32,Int64}}
     x_rows, z_rows, edges = check_conv(p, false, x, y, w, rows, cols, sender_perm, z)
     GC.@preserve sender_perm begin
-        check(ccall(fptr(:oeq_conv_forward), Cint,
-                    (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{I}, Ptr{I},
-                     Ptr{I}, Ptr{T}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
-                    p, x_rows, z_rows, edges, x, y, w, rows, cols, nullable(sender_perm, I), z,
-                    C_NULL, 0, C_NULL))
+        check(oeq_conv_forward(p, x_rows, z_rows, edges, x, y, w, rows, cols,
+                               nullable(sender_perm, I), z, C_NULL, 0, C_NULL))
     end
     return z
 end
@@ -527,11 +463,8 @@ function conv_backward!(dx::Matrix{T}, dy::Matrix{T}, dw::VecOrMat{W}, p::Plan, 
     x_rows, z_rows, edges = check_conv_backward(p, false, x, y, w, dz, rows, cols, sender_perm,
                                                 dx, dy, dw)
     GC.@preserve sender_perm begin
-        check(ccall(fptr(:oeq_conv_backward), Cint,
-                    (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{T}, Ptr{I},
-                     Ptr{I}, Ptr{I}, Ptr{T}, Ptr{T}, Ptr{W}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
-                    p, x_rows, z_rows, edges, x, y, w, dz, rows, cols, nullable(sender_perm, I),
-                    dx, dy, dw, C_NULL, 0, C_NULL))
+        check(oeq_conv_backward(p, x_rows, z_rows, edges, x, y, w, dz, rows, cols,
+                                nullable(sender_perm, I), dx, dy, dw, C_NULL, 0, C_NULL))
     end
     return dx, dy, dw
 end

@@ -17,6 +17,18 @@ fd_dot(f, a, da, dz; h=1e-6) = (sum(dz .* f(a .+ h .* da)) - sum(dz .* f(a .- h 
         @test backend_available(OEQ.OEQ_BACKEND_CPU)
     end
 
+    @testset "problem facts (ABI getters)" begin
+        prob = Problem("2x0e+0x1o+3x1o", "0e+1o", "2x0e+3x1o", [(0, 0, 0, :uvw)])
+        @test dtypes(prob) == (Float32, Float32) && shared_weights(prob)
+        @test irreps_count(prob) == (3, 2, 2)
+        set_shared_weights!(set_dtypes!(prob, Float64, Float32), false)
+        @test dtypes(prob) == (Float64, Float32) && !shared_weights(prob)
+        @test_throws ArgumentError set_variances!(prob; in1=[1.0, 1.0])
+        set_variances!(prob; in1=[1.0, 2.0, 1.0], out=[1.0, 0.5])
+        plan = Plan(prob; backend=OEQ.OEQ_BACKEND_CPU)
+        @test plan.irrep_type === Float64 && plan.weight_type === Float32 && !plan.shared_weights
+    end
+
     @testset "tensor product, Float64, shared weights" begin
         prob = set_dtypes!(fully_connected("2x0e+2x1o", "1x0e+1x1o", "2x0e+1x1o+1x1e"), Float64)
         plan = Plan(prob; backend=OEQ.OEQ_BACKEND_CPU)

@@ -18,9 +18,11 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 # Negative checks: an `end` removed, and an unclosed bracket.
 sed -e '0,/^end$/{/^end$/d}' "$srcdir/julia/src/OEQ.jl" > "$tmp/no_end.jl"
-sed -e 's/^const OEQ_MODE_UVU = Cint(1)$/const OEQ_MODE_UVU = Cint((1)/' "$srcdir/julia/src/OEQ.jl" > "$tmp/paren.jl"
+sed -e 's/^const OEQ_MODE_UVU = Cint(1)$/const OEQ_MODE_UVU = Cint((1)/' "$srcdir/julia/src/abi.jl" > "$tmp/paren.jl"
 for f in no_end paren; do
-  cmp -s "$srcdir/julia/src/OEQ.jl" "$tmp/$f.jl" && { echo "FAIL: $f: the edit changed nothing"; exit 1; }
+  orig=$srcdir/julia/src/OEQ.jl
+  [ $f = paren ] && orig=$srcdir/julia/src/abi.jl
+  cmp -s "$orig" "$tmp/$f.jl" && { echo "FAIL: $f: the edit changed nothing"; exit 1; }
   if node "$tools/parse_check.mjs" "$tmp/$f.jl" > "$tmp/$f.out" 2>&1; then
     echo "FAIL: $f: a broken file parsed"; exit 1
   fi
