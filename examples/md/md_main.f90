@@ -247,6 +247,7 @@ contains
     if (rank == 0) write(*, '(i6,3es24.15)') 0, energy, ekin0, etot0
     call MPI_Barrier(MPI_COMM_WORLD)
     t0 = MPI_Wtime()
+    pot%t_oeq = 0
     do step = 1, steps
       ! Velocity Verlet, mass 1. Ghosts and forces are rebuilt every step.
       do i = 1, dom%nlocal
@@ -274,9 +275,9 @@ contains
       last_mean = sum(etot(steps - w + 1:steps)) / w
       write(*, '(a,i0,a,es10.3,a,es12.5,a,es12.5)') 'nve: steps ', steps, ' dt ', dt, &
           ' max_dev_rel ', max_dev / ekin0, ' drift_rel ', abs(last_mean - first_mean) / ekin0
-      write(*, '(a,f0.3,a,f0.2,a,es12.5,a,i0)') 'speed: ', t_loop, ' s, timesteps/s ', &
+      write(*, '(a,f0.3,a,f0.2,a,es12.5,a,i0,a,f0.3,a)') 'speed: ', t_loop, ' s, timesteps/s ', &
           steps / t_loop, ' atom-steps/s ', real(n_atoms, dp) * steps / t_loop, ' edges(rank 0) ', &
-          pot%n_edges
+          pot%n_edges, ' oeq(rank 0) ', pot%t_oeq, ' s'
     end if
     if (len_trim(out_file) > 0) call write_forces()
   end subroutine run_md

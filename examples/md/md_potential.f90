@@ -64,6 +64,8 @@ module md_potential
     real(dp), allocatable :: p_out(:), q_out(:)
     type(devbuf_t) :: buf(n_bufs)
     integer :: n_edges = 0
+    ! Seconds spent in the oeq calls (with the device copies around them).
+    real(dp) :: t_oeq = 0
   end type potential_t
 
   interface
@@ -369,10 +371,12 @@ contains
       env = 0
       denv = 0
     end if
-    w1 = env * matmul(pot%wr1, b)
-    d1 = denv * matmul(pot%wr1, b) + env * matmul(pot%wr1, db)
-    w2 = env * matmul(pot%wr2, b)
-    d2 = denv * matmul(pot%wr2, b) + env * matmul(pot%wr2, db)
+    w1 = matmul(pot%wr1, b)
+    d1 = denv * w1 + env * matmul(pot%wr1, db)
+    w1 = env * w1
+    w2 = matmul(pot%wr2, b)
+    d2 = denv * w2 + env * matmul(pot%wr2, db)
+    w2 = env * w2
   end subroutine radial
 
   ! e3nn's real spherical harmonics of a unit vector, l = 0..2, component
@@ -416,6 +420,10 @@ contains
     integer :: nc(3), na, i, j, a, b, q, ne, pass
     integer, allocatable :: head(:, :, :), next(:), cell(:, :)
     na = d%nlocal + d%nghost
+    if (d%nlocal == 0) then
+      allocate(rows(0), cols(0), rv(3, 0))
+      return
+    end if
     lo = minval(d%x(:, 1:na), dim=2)
     do a = 1, 3
       nc(a) = max(1, int((maxval(d%x(a, 1:na)) - lo(a)) / rc))
@@ -487,6 +495,8 @@ contains
     integer(c_int32_t), intent(in), target, contiguous :: rows(:), cols(:), perm(:)
     real(dp), intent(inout), target, contiguous :: z(:, :)
     integer :: st
+    real(dp) :: t0
+    t0 = MPI_Wtime()
     if (pot%backend == OEQ_BACKEND_CPU) then
       call plan%conv_forward(x, y, w, rows, cols, z, sender_perm=perm, stat=st)
     else
@@ -498,6 +508,7 @@ contains
       if (st == OEQ_SUCCESS) call get(z, pot%buf(b_z))
     end if
     if (st /= OEQ_SUCCESS) call die('conv_forward: ' // oeq_error_message())
+    pot%t_oeq = pot%t_oeq + (MPI_Wtime() - t0)
   end subroutine conv_fwd
 
   subroutine conv_bwd(pot, plan, x, bw, w, y, dz, rows, cols, perm, dx, dy, dw)
@@ -508,6 +519,8 @@ contains
     integer(c_int32_t), intent(in), target, contiguous :: rows(:), cols(:), perm(:)
     real(dp), intent(inout), target, contiguous :: dx(:, :), dy(:, :), dw(:, :)
     integer :: st
+    real(dp) :: t0
+    t0 = MPI_Wtime()
     if (pot%backend == OEQ_BACKEND_CPU) then
       call plan%conv_backward(x, y, w, dz, rows, cols, dx, dy, dw, sender_perm=perm, stat=st)
     else
@@ -527,6 +540,7 @@ contains
       end if
     end if
     if (st /= OEQ_SUCCESS) call die('conv_backward: ' // oeq_error_message())
+    pot%t_oeq = pot%t_oeq + (MPI_Wtime() - t0)
   end subroutine conv_bwd
 
   ! ------------------------------------------------------- device buffers
