@@ -231,6 +231,48 @@ OEQ_API oeq_status_t oeq_conv_backward(const oeq_plan_t *plan, int64_t x_rows, i
                                        void *dy, void *dw, void *workspace,
                                        size_t workspace_bytes, void *stream);
 
+/* ------------------------------------------------ MACE symmetric contraction */
+
+/* MACE's SymmetricContraction (legacy U basis of mace.tools.cg.U_matrix_real,
+ * e3nn >= 0.5 conventions) as its own problem kind. Per row b with species
+ * s = species[b], channel c and output irrep o:
+ *   z[b][o][c][m] = sum_{nu=1..correlation} sum_k W_{o,nu}[s][k][c]
+ *                   sum_{i_1..i_nu} U_{o,nu}[m][i_1..i_nu][k] x[b][c][i_1]...x[b][c][i_nu].
+ * x rows are [channels][dim(irreps_in_per_channel)]; z rows are the
+ * concatenation over output irreps of [channels][2l+1]; the flat weights hold,
+ * per output irrep (in order) and nu = correlation..1, W_{o,nu} as
+ * [num_elements][K_{o,nu}][channels] (K as MACE's U shapes). irreps_in_per_channel
+ * has multiplicity 1 per entry; irreps_out entries have multiplicity 1 or
+ * `channels`. correlation 1 to 4; the U tensors are capped at 4M nonzeros
+ * (correlation 4 on large inputs fails with OEQ_ERROR_UNSUPPORTED).
+ * channels 1 to 10^6, num_elements >= 1. On the problem, only
+ * oeq_problem_set_dtypes (float32 default), _weight_numel, _dims (x row width,
+ * 0, z row width), _describe and _destroy apply; the other setters and the
+ * tp / conv plans fail with OEQ_ERROR_INVALID_ARGUMENT. */
+OEQ_API oeq_status_t oeq_problem_create_symmetric_contraction(const char *irreps_in_per_channel,
+                                                              const char *irreps_out,
+                                                              int correlation,
+                                                              int64_t num_elements,
+                                                              int64_t channels,
+                                                              oeq_problem_t **out);
+/* A plan for a symmetric-contraction problem. A backend without these
+ * kernels gives OEQ_ERROR_UNSUPPORTED; AUTO then falls back to the CPU. */
+OEQ_API oeq_status_t oeq_plan_create_symmetric_contraction(const oeq_problem_t *p,
+                                                           oeq_backend_t b, int device,
+                                                           oeq_plan_t **out);
+/* z for batch rows. x: batch x (channels * dim(in)), species: batch int32
+ * indices in [0, num_elements) (an index out of range fails on the CPU, with
+ * nothing written), w: weight_numel values, z: batch x z width. */
+OEQ_API oeq_status_t oeq_symcon_forward(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                        const int32_t *species, const void *w, void *z,
+                                        void *stream);
+/* Gradients of <dz, z>: dx like x; dw like w, the sum over the rows of each
+ * species (species without rows get zeros), written even for batch 0.
+ * Either of dx, dw may be NULL to skip that gradient. */
+OEQ_API oeq_status_t oeq_symcon_backward(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                         const int32_t *species, const void *w, const void *dz,
+                                         void *dx, void *dw, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #include "problem.h"
 #include "schedule.h"
 #include "status.h"
+#include "symcon.h"
 
 OEQ_API int oeq_abi_version(void) { return OEQ_ABI_VERSION; }
 
@@ -77,6 +78,7 @@ OEQ_API oeq_status_t oeq_problem_add_instruction(oeq_problem_t *p, int i_in1, in
                                                  double path_weight) {
   BEGIN;
   CHECK_PROBLEM(p);
+  if (p->kind != OEQ_PROBLEM_TP) RETURN(oeq_symcon_reject("oeq_problem_add_instruction", &err_));
   oeq_instruction_t ins = {i_in1, i_in2, i_out, mode, has_weight != 0, path_weight};
   RETURN(oeq_problem_append(p, &ins, &err_));
 }
@@ -96,6 +98,7 @@ OEQ_API oeq_status_t oeq_problem_set_dtypes(oeq_problem_t *p, oeq_dtype_t irrep_
 OEQ_API oeq_status_t oeq_problem_set_shared_weights(oeq_problem_t *p, int shared) {
   BEGIN;
   CHECK_PROBLEM(p);
+  if (p->kind != OEQ_PROBLEM_TP) RETURN(oeq_symcon_reject("oeq_problem_set_shared_weights", &err_));
   p->shared_weights = shared != 0;
   RETURN(OEQ_SUCCESS);
 }
@@ -104,6 +107,7 @@ OEQ_API oeq_status_t oeq_problem_set_normalization(oeq_problem_t *p, oeq_irrep_n
                                                    oeq_path_norm_t path) {
   BEGIN;
   CHECK_PROBLEM(p);
+  if (p->kind != OEQ_PROBLEM_TP) RETURN(oeq_symcon_reject("oeq_problem_set_normalization", &err_));
   if ((unsigned)irrep > OEQ_IRREP_NORM_NONE)
     return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "irrep normalization %d is not an oeq_irrep_norm_t", (int)irrep);
   if ((unsigned)path > OEQ_PATH_NORM_NONE)
@@ -116,6 +120,7 @@ OEQ_API oeq_status_t oeq_problem_set_normalization(oeq_problem_t *p, oeq_irrep_n
 OEQ_API oeq_status_t oeq_problem_set_layout(oeq_problem_t *p, oeq_layout_t layout) {
   BEGIN;
   CHECK_PROBLEM(p);
+  if (p->kind != OEQ_PROBLEM_TP) RETURN(oeq_symcon_reject("oeq_problem_set_layout", &err_));
   if ((unsigned)layout > OEQ_LAYOUT_IR_MUL)
     return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "layout %d is not an oeq_layout_t", (int)layout);
   p->layout = layout;
@@ -138,6 +143,7 @@ OEQ_API oeq_status_t oeq_problem_set_variances(oeq_problem_t *p, const double *i
                                                const double *in2_var, const double *out_var) {
   BEGIN;
   CHECK_PROBLEM(p);
+  if (p->kind != OEQ_PROBLEM_TP) RETURN(oeq_symcon_reject("oeq_problem_set_variances", &err_));
   oeq_status_t s = check_variances(in1_var, p->in1.len, "in1_var", &err_);
   if (s == OEQ_SUCCESS) s = check_variances(in2_var, p->in2.len, "in2_var", &err_);
   if (s == OEQ_SUCCESS) s = check_variances(out_var, p->out.len, "out_var", &err_);
@@ -152,7 +158,7 @@ OEQ_API oeq_status_t oeq_problem_weight_numel(const oeq_problem_t *p, int64_t *o
   BEGIN;
   CHECK_PROBLEM(p);
   if (!out) return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "out pointer is NULL");
-  *out = oeq_problem_weight_count(p);
+  *out = p->symcon ? p->symcon->weight_numel : oeq_problem_weight_count(p);
   RETURN(OEQ_SUCCESS);
 }
 
@@ -203,6 +209,10 @@ static oeq_status_t plan_create(const oeq_problem_t *p, oeq_backend_t b, int dev
                                 oeq_plan_kind_t kind, oeq_plan_t **out, oeq_error_t *err) {
   if (!p) return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "problem is NULL");
   if (!out) return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "out pointer is NULL");
+  if (p->kind != OEQ_PROBLEM_TP)
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "a symmetric-contraction problem: make its plan with "
+                    "oeq_plan_create_symmetric_contraction");
   if ((unsigned)b > OEQ_BACKEND_HIP)
     return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "backend %d is not an oeq_backend_t", (int)b);
   if (device < 0) return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "device %d is negative", device);
@@ -264,6 +274,7 @@ OEQ_API void oeq_plan_destroy(oeq_plan_t *plan) {
   if (!plan) return;
   plan->ops->plan_release(plan);
   oeq_schedule_free(plan->schedule);
+  oeq_symcon_free(plan->symcon);
   free(plan);
 }
 
@@ -282,6 +293,10 @@ static oeq_status_t need_array(const oeq_plan_t *plan, const void *ptr, int64_t 
 static oeq_status_t check_plan(const oeq_plan_t *plan, oeq_plan_kind_t kind, void *stream,
                                oeq_error_t *err) {
   if (!plan) return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "plan is NULL");
+  if (plan->kind == OEQ_PLAN_SYMCON)
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "this is a symmetric-contraction plan; use oeq_symcon_forward / "
+                    "oeq_symcon_backward");
   if (plan->kind != kind)
     return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
                     kind == OEQ_PLAN_TP ? "this is a convolution plan; use oeq_conv_* or make it "
@@ -371,7 +386,7 @@ OEQ_API oeq_status_t oeq_conv_workspace_size(const oeq_plan_t *plan, int64_t x_r
   BEGIN;
   if (!plan) return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "plan is NULL");
   if (plan->kind != OEQ_PLAN_CONV)
-    return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "this is a tensor-product plan; make it with oeq_plan_create_conv");
+    return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "not a convolution plan; make it with oeq_plan_create_conv");
   if (!bytes) return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "out pointer is NULL");
   if (x_rows < 0 || z_rows < 0 || edges < 0)
     return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "counts must be >= 0");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "problem.h"
+#include "symcon.h"
 
 typedef struct {
   char *buf;
@@ -34,6 +35,7 @@ static const char *dtype_name(oeq_dtype_t d) { return d == OEQ_FLOAT64 ? "float6
 size_t oeq_problem_write_json(const oeq_problem_t *p, char *buf, size_t len) {
   static const char *irrep_norms[] = {"component", "norm", "none"};
   static const char *path_norms[] = {"element", "path", "none"};
+  if (p->symcon) return oeq_symcon_write_json(p->symcon, buf, len);
   json_out_t o = {buf, len, 0};
   if (buf && len) buf[0] = '\0';
   put(&o, "{\n");

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "symcon.h"
+
 const char *oeq_mode_name(oeq_mode_t mode) {
   switch (mode) {
     case OEQ_MODE_UVW: return "uvw";
@@ -63,6 +65,7 @@ void oeq_problem_free(oeq_problem_t *p) {
   free(p->in1_var);
   free(p->in2_var);
   free(p->out_var);
+  oeq_symcon_free(p->symcon);
   free(p);
 }
 
@@ -79,7 +82,9 @@ oeq_status_t oeq_problem_clone(const oeq_problem_t *p, oeq_problem_t **copy, oeq
   c->in1 = c->in2 = c->out = (oeq_irreps_t){0, NULL};
   c->instructions = NULL;
   c->in1_var = c->in2_var = c->out_var = NULL;
+  c->symcon = NULL;
   oeq_status_t s = oeq_irreps_copy(&p->in1, &c->in1, err);
+  if (s == OEQ_SUCCESS && p->symcon) s = oeq_symcon_clone(p->symcon, &c->symcon, err);
   if (s == OEQ_SUCCESS) s = oeq_irreps_copy(&p->in2, &c->in2, err);
   if (s == OEQ_SUCCESS) s = oeq_irreps_copy(&p->out, &c->out, err);
   if (s == OEQ_SUCCESS) {

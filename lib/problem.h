@@ -9,6 +9,12 @@
 #include "irreps.h"
 #include "status.h"
 
+/* What a problem computes: a tensor product (oeq_problem_create and the
+ * builders) or MACE's symmetric contraction. */
+typedef enum { OEQ_PROBLEM_TP = 0, OEQ_PROBLEM_SYMCON = 1 } oeq_problem_kind_t;
+
+struct oeq_symcon;
+
 typedef struct oeq_instruction {
   int i_in1, i_in2, i_out;
   oeq_mode_t mode;
@@ -26,6 +32,11 @@ struct oeq_problem {
   oeq_path_norm_t path_norm;
   oeq_layout_t layout;
   double *in1_var, *in2_var, *out_var; /* one per irreps entry, never NULL */
+  /* OEQ_PROBLEM_SYMCON (lib/symcon.h): in1 / out hold the channels x the
+   * per-channel irreps (so row widths come out right), in2 is empty, there
+   * are no instructions; the weight count is the basis' (symcon). */
+  oeq_problem_kind_t kind;
+  struct oeq_symcon *symcon; /* the basis (owned), kind SYMCON only */
 };
 
 oeq_status_t oeq_problem_new(const char *in1, const char *in2, const char *out,

@@ -11,7 +11,7 @@
 #include "schedule.h"
 #include "status.h"
 
-typedef enum { OEQ_PLAN_TP = 0, OEQ_PLAN_CONV = 1 } oeq_plan_kind_t;
+typedef enum { OEQ_PLAN_TP = 0, OEQ_PLAN_CONV = 1, OEQ_PLAN_SYMCON = 2 } oeq_plan_kind_t;
 
 typedef struct oeq_backend_ops oeq_backend_ops_t;
 
@@ -23,6 +23,8 @@ struct oeq_plan {
   oeq_schedule_t *schedule;
   const oeq_backend_ops_t *ops;
   void *impl; /* the backend's own state */
+  /* OEQ_PLAN_SYMCON: the basis (owned; lib/symcon.h). schedule is NULL. */
+  struct oeq_symcon *symcon;
 };
 
 /* Arguments of a convolution call, already validated by api.c. */
@@ -56,6 +58,16 @@ struct oeq_backend_ops {
   oeq_status_t (*conv_forward)(const oeq_plan_t *plan, const oeq_conv_args_t *args, oeq_error_t *err);
   oeq_status_t (*conv_backward)(const oeq_plan_t *plan, const oeq_conv_args_t *args,
                                 oeq_error_t *err);
+  /* Symmetric contraction (plan->symcon); NULL if the backend has none, and
+   * then no such plan is made on it. species is validated by the backend
+   * (an index out of [0, num_elements) fails with nothing written); dx or
+   * dw NULL means that gradient is not wanted. */
+  oeq_status_t (*symcon_forward)(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                 const int32_t *species, const void *w, void *z, void *stream,
+                                 oeq_error_t *err);
+  oeq_status_t (*symcon_backward)(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                  const int32_t *species, const void *w, const void *dz, void *dx,
+                                  void *dw, void *stream, oeq_error_t *err);
 };
 
 /* The backends. A backend that is not compiled in has no table (NULL). */

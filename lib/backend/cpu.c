@@ -174,6 +174,7 @@ static oeq_status_t cpu_tp_backward(const oeq_plan_t *plan, int64_t batch, const
 }
 
 #include "cpu_conv.h"
+#include "cpu_symcon.h"
 
 static const oeq_backend_ops_t cpu_ops = {
     .name = "cpu",
@@ -186,6 +187,8 @@ static const oeq_backend_ops_t cpu_ops = {
     .conv_workspace_size = oeq_cpu_conv_workspace_size,
     .conv_forward = oeq_cpu_conv_forward,
     .conv_backward = oeq_cpu_conv_backward,
+    .symcon_forward = oeq_cpu_symcon_forward,
+    .symcon_backward = oeq_cpu_symcon_backward,
 };
 
 const oeq_backend_ops_t *oeq_backend_cpu(void) { return &cpu_ops; }
