@@ -350,5 +350,56 @@ module oeq_c
       type(c_ptr), value :: stream
       integer(c_int) :: res
     end function oeq_conv_backward
+    function oeq_problem_create_symmetric_contraction(irreps_in_per_channel, irreps_out, &
+        correlation, num_elements, channels, out) bind(C, &
+        name="oeq_problem_create_symmetric_contraction") result(res)
+      import
+      implicit none
+      character(kind=c_char), dimension(*), intent(in) :: irreps_in_per_channel
+      character(kind=c_char), dimension(*), intent(in) :: irreps_out
+      integer(c_int), value :: correlation
+      integer(c_int64_t), value :: num_elements
+      integer(c_int64_t), value :: channels
+      type(c_ptr), intent(out) :: out
+      integer(c_int) :: res
+    end function oeq_problem_create_symmetric_contraction
+    function oeq_plan_create_symmetric_contraction(p, b, device, out) bind(C, &
+        name="oeq_plan_create_symmetric_contraction") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: p
+      integer(c_int), value :: b
+      integer(c_int), value :: device
+      type(c_ptr), intent(out) :: out
+      integer(c_int) :: res
+    end function oeq_plan_create_symmetric_contraction
+    function oeq_symcon_forward(plan, batch, x, species, w, z, stream) bind(C, &
+        name="oeq_symcon_forward") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: plan
+      integer(c_int64_t), value :: batch
+      type(c_ptr), value :: x
+      type(c_ptr), value :: species
+      type(c_ptr), value :: w
+      type(c_ptr), value :: z
+      type(c_ptr), value :: stream
+      integer(c_int) :: res
+    end function oeq_symcon_forward
+    function oeq_symcon_backward(plan, batch, x, species, w, dz, dx, dw, stream) bind(C, &
+        name="oeq_symcon_backward") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: plan
+      integer(c_int64_t), value :: batch
+      type(c_ptr), value :: x
+      type(c_ptr), value :: species
+      type(c_ptr), value :: w
+      type(c_ptr), value :: dz
+      type(c_ptr), value :: dx
+      type(c_ptr), value :: dw
+      type(c_ptr), value :: stream
+      integer(c_int) :: res
+    end function oeq_symcon_backward
   end interface
 end module oeq_c

@@ -158,6 +158,20 @@ PROTOTYPES = {
                                          ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                          ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                          ctypes.c_size_t, ctypes.c_void_p]),
+    "oeq_problem_create_symmetric_contraction": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p,
+                                                                ctypes.c_int, ctypes.c_int64,
+                                                                ctypes.c_int64,
+                                                                ctypes.POINTER(ctypes.POINTER(oeq_problem_t))]),
+    "oeq_plan_create_symmetric_contraction": (ctypes.c_int, [ctypes.POINTER(oeq_problem_t),
+                                                             ctypes.c_int, ctypes.c_int,
+                                                             ctypes.POINTER(ctypes.POINTER(oeq_plan_t))]),
+    "oeq_symcon_forward": (ctypes.c_int, [ctypes.POINTER(oeq_plan_t), ctypes.c_int64,
+                                          ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32),
+                                          ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
+    "oeq_symcon_backward": (ctypes.c_int, [ctypes.POINTER(oeq_plan_t), ctypes.c_int64,
+                                           ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32),
+                                           ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                           ctypes.c_void_p, ctypes.c_void_p]),
 }
 
 

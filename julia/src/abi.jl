@@ -69,7 +69,10 @@ const ABI_FUNCTIONS = (:oeq_abi_version, :oeq_version, :oeq_status_string, :oeq_
                        :oeq_problem_create_fully_connected, :oeq_problem_create_channelwise,
                        :oeq_plan_create_tp, :oeq_plan_create_conv, :oeq_plan_backend,
                        :oeq_plan_destroy, :oeq_tp_forward, :oeq_tp_backward,
-                       :oeq_conv_workspace_size, :oeq_conv_forward, :oeq_conv_backward)
+                       :oeq_conv_workspace_size, :oeq_conv_forward, :oeq_conv_backward,
+                       :oeq_problem_create_symmetric_contraction,
+                       :oeq_plan_create_symmetric_contraction, :oeq_symcon_forward,
+                       :oeq_symcon_backward)
 
 # int oeq_abi_version(void)
 oeq_abi_version() =
@@ -208,3 +211,23 @@ oeq_conv_forward(plan, x_rows, z_rows, edges, x, y, w, rows, cols, sender_perm, 
 oeq_conv_backward(plan, x_rows, z_rows, edges, x, y, w, dz, rows, cols, sender_perm, dx, dy, dw, workspace, workspace_bytes, stream) =
     ccall(fptr(:oeq_conv_backward), Cint, (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
           plan, x_rows, z_rows, edges, x, y, w, dz, rows, cols, sender_perm, dx, dy, dw, workspace, workspace_bytes, stream)
+
+# oeq_status_t oeq_problem_create_symmetric_contraction(const char *irreps_in_per_channel, const char *irreps_out, int correlation, int64_t num_elements, int64_t channels, oeq_problem_t **out)
+oeq_problem_create_symmetric_contraction(irreps_in_per_channel, irreps_out, correlation, num_elements, channels, out) =
+    ccall(fptr(:oeq_problem_create_symmetric_contraction), Cint, (Cstring, Cstring, Cint, Int64, Int64, Ref{Ptr{oeq_problem_s}}),
+          irreps_in_per_channel, irreps_out, correlation, num_elements, channels, out)
+
+# oeq_status_t oeq_plan_create_symmetric_contraction(const oeq_problem_t *p, oeq_backend_t b, int device, oeq_plan_t **out)
+oeq_plan_create_symmetric_contraction(p, b, device, out) =
+    ccall(fptr(:oeq_plan_create_symmetric_contraction), Cint, (Ptr{oeq_problem_s}, Cint, Cint, Ref{Ptr{oeq_plan_s}}),
+          p, b, device, out)
+
+# oeq_status_t oeq_symcon_forward(const oeq_plan_t *plan, int64_t batch, const void *x, const int32_t *species, const void *w, void *z, void *stream)
+oeq_symcon_forward(plan, batch, x, species, w, z, stream) =
+    ccall(fptr(:oeq_symcon_forward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Int32}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
+          plan, batch, x, species, w, z, stream)
+
+# oeq_status_t oeq_symcon_backward(const oeq_plan_t *plan, int64_t batch, const void *x, const int32_t *species, const void *w, const void *dz, void *dx, void *dw, void *stream)
+oeq_symcon_backward(plan, batch, x, species, w, dz, dx, dw, stream) =
+    ccall(fptr(:oeq_symcon_backward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Int32}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
+          plan, batch, x, species, w, dz, dx, dw, stream)
