@@ -168,6 +168,22 @@ class Problem:
     def channelwise(cls, irreps_in1, irreps_in2, filter_out):
         return cls(irreps_in1, irreps_in2, filter_out, _builder=_lib.oeq_problem_create_channelwise)
 
+    @classmethod
+    def symmetric_contraction(cls, irreps_in_per_channel, irreps_out, correlation, num_elements,
+                              channels):
+        """MACE's SymmetricContraction (legacy U basis): x rows [channels][dim(in)], one int32
+        species per row, weights per output irrep and nu = correlation..1 as
+        [num_elements][K][channels]. Only set_dtypes applies; make its plan with
+        Plan.symmetric_contraction."""
+        self = cls.__new__(cls)
+        h = _ProblemP()
+        _check(_lib.oeq_problem_create_symmetric_contraction(
+            _bytes(irreps_in_per_channel, "irreps_in_per_channel"), _bytes(irreps_out, "irreps_out"),
+            int(correlation), int(num_elements), int(channels), ctypes.byref(h)),
+            "problem_create_symmetric_contraction")
+        self._h = h
+        return self
+
     @property
     def handle(self):
         if not self._h:
@@ -417,11 +433,16 @@ def _empty_like(ref, shape, dtype):
 class Plan:
     """A problem compiled for one backend and device. Make with Plan.tp or Plan.conv."""
 
-    def __init__(self, problem, backend=Backend.AUTO, device=0, flags=0, *, conv=False):
+    def __init__(self, problem, backend=Backend.AUTO, device=0, flags=0, *, conv=False,
+                 symcon=False):
         if not isinstance(problem, Problem):
             raise TypeError("problem must be an oeq.Problem")
         h = _PlanP()
-        if conv:
+        if symcon:
+            _check(_lib.oeq_plan_create_symmetric_contraction(problem.handle, int(backend), int(device),
+                                                              ctypes.byref(h)),
+                   "plan_create_symmetric_contraction")
+        elif conv:
             _check(_lib.oeq_plan_create_conv(problem.handle, int(backend), int(device), int(flags),
                                              ctypes.byref(h)), "plan_create_conv")
         else:
@@ -433,6 +454,7 @@ class Plan:
         irrep_dtype, weight_dtype = problem.dtypes
         self.backend = Backend(b.value)
         self.is_conv, self.flags, self.device = conv, int(flags), int(device)
+        self.is_symcon = symcon
         self.x_dim, self.y_dim, self.z_dim = problem.dims
         self.weight_numel = problem.weight_numel
         self.irrep_dtype = _DTYPE_NAMES[irrep_dtype]
@@ -449,6 +471,12 @@ class Plan:
     @classmethod
     def conv(cls, problem, backend=Backend.AUTO, device=0, flags=0):
         return cls(problem, backend, device, flags, conv=True)
+
+    @classmethod
+    def symmetric_contraction(cls, problem, backend=Backend.AUTO, device=0):
+        """A plan for Problem.symmetric_contraction (AUTO takes a GPU backend only if it has
+        the kernels, else the CPU)."""
+        return cls(problem, backend, device, 0, symcon=True)
 
     @property
     def handle(self):
@@ -523,6 +551,50 @@ class Plan:
 
     def _fast_w_shape(self, batch):
         return (self.weight_numel,) if self.shared_weights else (batch, self.weight_numel)
+
+    # ------------------------------------------------ symmetric contraction
+    def _symcon_rows(self, x, species):
+        if not self.is_symcon:
+            raise ValueError("not a symmetric-contraction plan: make it with Plan.symmetric_contraction")
+        vx = _view(x, "x")
+        if len(vx.shape) != 2:
+            raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
+        batch = vx.shape[0]
+        vx = self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim))
+        vs = self._arr(species, "species", "int32", (batch,))
+        # the prototype's species is int32_t * (ctypes takes no bare address there)
+        ps = ctypes.cast(vs.ptr, ctypes.POINTER(ctypes.c_int32)) if vs.ptr else None
+        return batch, vx, ps
+
+    def symcon_forward(self, x, species, w, z=None, stream=None):
+        """z[b] = SymmetricContraction(x[b]; w of species[b]). Returns z."""
+        st = self._stream(stream)
+        batch, vx, ps = self._symcon_rows(x, species)
+        vw = self._arr(w, "w", self.weight_dtype, (self.weight_numel,))
+        z = self._out(z, vx, "z", (batch, self.z_dim), self.irrep_dtype)
+        vz = self._arr(z, "z", self.irrep_dtype, (batch, self.z_dim), output=True)
+        _check(_lib.oeq_symcon_forward(self.handle, batch, vx.ptr, ps, vw.ptr, vz.ptr, st),
+               "symcon_forward")
+        return z
+
+    def symcon_backward(self, x, species, w, dz, dx=None, dw=None, stream=None, *, want_dx=True,
+                        want_dw=True):
+        """Gradients of <dz, z>: returns (dx, dw); dw is summed over the rows of each species.
+        want_dx / want_dw False skip that gradient (None is returned for it)."""
+        st = self._stream(stream)
+        batch, vx, ps = self._symcon_rows(x, species)
+        vw = self._arr(w, "w", self.weight_dtype, (self.weight_numel,))
+        vdz = self._arr(dz, "dz", self.irrep_dtype, (batch, self.z_dim))
+        pdx = pdw = None
+        if want_dx:
+            dx = self._out(dx, vx, "dx", (batch, self.x_dim), self.irrep_dtype)
+            pdx = self._arr(dx, "dx", self.irrep_dtype, (batch, self.x_dim), output=True).ptr
+        if want_dw:
+            dw = self._out(dw, vx, "dw", (self.weight_numel,), self.weight_dtype)
+            pdw = self._arr(dw, "dw", self.weight_dtype, (self.weight_numel,), output=True).ptr
+        _check(_lib.oeq_symcon_backward(self.handle, batch, vx.ptr, ps, vw.ptr, vdz.ptr, pdx, pdw,
+                                        st), "symcon_backward")
+        return (dx if want_dx else None), (dw if want_dw else None)
 
     # ----------------------------------------------------- tensor product
     def tp_forward(self, x, y, w, z=None, stream=None):

@@ -384,6 +384,40 @@ def test_problem_facts():
     assert set(oeq._abi.PROTOTYPES) >= {"oeq_problem_dtypes", "oeq_problem_shared_weights", "oeq_tp_forward"}
 
 
+def test_symcon_fixture():
+    """MACE's SymmetricContraction fixture (float64 and float32) through Problem /
+    Plan.symmetric_contraction; the weight blocks in the fixture's order."""
+    import json
+    src = os.environ.get("OEQ_SRCDIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(src, "tests", "fixtures", "symcon",
+                           "symcon_public_2_0e1o2e3o_to_0e1o2e_c3.json")) as f:
+        d = json.load(f)
+    b, C = d["batch"], d["num_features"]
+    w = np.concatenate([np.asarray(blk["values"], dtype=np.float64).ravel() for blk in d["weights"]])
+    dw_ref = np.concatenate([np.asarray(blk["values"], dtype=np.float64).ravel() for blk in d["dweights"]])
+    x = np.asarray(d["x"], dtype=np.float64).reshape(b, -1)
+    dz = np.asarray(d["dz"], dtype=np.float64).reshape(b, -1)
+    sp = np.asarray(d["species"], dtype=np.int32)
+    for dt, tol in (("float64", 1e-12), ("float32", 1e-5)):
+        with oeq.Problem.symmetric_contraction(d["irreps_in_per_channel"], d["irreps_out"], d["correlation"],
+                                               d["num_elements"], C) as p:
+            p.set_dtypes(dt)
+            assert p.weight_numel == w.size
+            with oeq.Plan.symmetric_contraction(p, oeq.Backend.CPU) as plan:
+                z = plan.symcon_forward(x.astype(dt), sp, w.astype(dt))
+                dx, dw = plan.symcon_backward(x.astype(dt), sp, w.astype(dt), dz.astype(dt))
+                _, dw2 = plan.symcon_backward(x.astype(dt), sp, w.astype(dt), dz.astype(dt), want_dx=False)
+                for got, want in ((z, d["z"]), (dx, d["dx"]), (dw, dw_ref), (dw2, dw_ref)):
+                    want = np.asarray(want, dtype=np.float64).ravel()
+                    err = np.linalg.norm(np.asarray(got, dtype=np.float64).ravel() - want) / np.linalg.norm(want)
+                    assert err <= tol, (dt, err)
+                bad = sp.copy()
+                bad[0] = d["num_elements"]
+                expect(oeq.OeqError, plan.symcon_forward, x.astype(dt), bad, w.astype(dt),
+                       status=oeq.Status.ERROR_INVALID_ARGUMENT)
+            expect(oeq.OeqError, oeq.Plan.tp, p, status=oeq.Status.ERROR_INVALID_ARGUMENT)
+
+
 def test_library():
     assert oeq.version().count(".") == 2
     assert oeq.status_string(oeq.Status.ERROR_PARSE)
