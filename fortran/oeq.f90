@@ -32,6 +32,7 @@ module oeq
   private :: problem_create, problem_create_fc, problem_create_cw, problem_add_instruction
   private :: problem_set_dtypes, problem_set_shared_weights, problem_set_normalization
   private :: problem_set_layout, problem_set_variances, problem_weight_numel, problem_dims
+  private :: problem_dtypes, problem_shared_weights, problem_irreps_count
   private :: problem_describe, problem_destroy, problem_final, problem_assign
   private :: plan_create_tp, plan_create_conv, plan_destroy, plan_final, plan_assign
   private :: plan_workspace_size, plan_setup
@@ -57,6 +58,9 @@ module oeq
     procedure :: set_variances => problem_set_variances
     procedure :: weight_numel => problem_weight_numel
     procedure :: dims => problem_dims
+    procedure :: dtypes => problem_dtypes
+    procedure :: shared_weights => problem_shared_weights
+    procedure :: irreps_count => problem_irreps_count
     procedure :: describe => problem_describe
     procedure :: destroy => problem_destroy
     procedure, private :: problem_assign
@@ -338,6 +342,39 @@ contains
     out = 0
     call finish(oeq_problem_dims(self%handle, in1, in2, out), stat)
   end subroutine problem_dims
+
+  ! The irrep and weight dtypes (OEQ_FLOAT32 / OEQ_FLOAT64; -1 after a failure).
+  subroutine problem_dtypes(self, irrep_dtype, weight_dtype, stat)
+    class(oeq_problem), intent(in) :: self
+    integer(c_int), intent(out) :: irrep_dtype, weight_dtype
+    integer, intent(out), optional :: stat
+    irrep_dtype = -1
+    weight_dtype = -1
+    call finish(oeq_problem_dtypes(self%handle, irrep_dtype, weight_dtype), stat)
+  end subroutine problem_dtypes
+
+  ! .true. if one weight row serves the whole batch.
+  function problem_shared_weights(self, stat) result(shared)
+    class(oeq_problem), intent(in) :: self
+    integer, intent(out), optional :: stat
+    logical :: shared
+    integer(c_int) :: flag
+    flag = 0
+    call finish(oeq_problem_shared_weights(self%handle, flag), stat)
+    shared = flag /= 0
+  end function problem_shared_weights
+
+  ! Entries of irreps_in1, irreps_in2, irreps_out ("8x0e+8x1o" has 2): the
+  ! lengths set_variances takes.
+  subroutine problem_irreps_count(self, in1, in2, out, stat)
+    class(oeq_problem), intent(in) :: self
+    integer(c_int64_t), intent(out) :: in1, in2, out
+    integer, intent(out), optional :: stat
+    in1 = 0
+    in2 = 0
+    out = 0
+    call finish(oeq_problem_irreps_count(self%handle, in1, in2, out), stat)
+  end subroutine problem_irreps_count
 
   ! The problem as JSON text.
   function problem_describe(self, stat) result(json)

@@ -11,7 +11,8 @@ program test_errors
   real(c_float), allocatable :: x(:, :), y(:, :), w(:, :), z(:, :)
   real(c_double), allocatable :: xd(:, :), yd(:, :), wd(:, :), zd(:, :), wr(:, :)
   integer(c_int32_t) :: rows(2), cols(2)
-  integer(c_int64_t) :: d1, d2, d3, wn
+  integer(c_int64_t) :: d1, d2, d3, wn, n1, n2, n3
+  integer(c_int) :: ird, wtd
   integer :: s, failures
   real(c_float), target :: dummy(1)
 
@@ -99,6 +100,12 @@ program test_errors
   call expect('variances of the right lengths', s, OEQ_SUCCESS)
   call q%set_variances(out_var=[1.0_c_double, 1.0_c_double, 1.0_c_double], stat=s)
   call expect('out_var of the wrong length', s, OEQ_ERROR_INVALID_ARGUMENT)
+  call q%dtypes(ird, wtd, stat=s)
+  call expect('dtypes', s, OEQ_SUCCESS)
+  if (ird /= OEQ_FLOAT64 .or. wtd /= OEQ_FLOAT64) call fail('dtypes are not float64')
+  if (q%shared_weights()) call fail('shared_weights after set_shared_weights(.false.)')
+  call q%irreps_count(n1, n2, n3, stat=s)
+  if (n1 /= 2 .or. n2 /= 2 .or. n3 /= 2) call fail('irreps_count is not (2, 2, 2)')
   call tq%create_tp(q, OEQ_BACKEND_CPU, stat=s)
   call expect('float64 per-row plan', s, OEQ_SUCCESS)
   allocate(wr(q%weight_numel(), 2))
@@ -112,6 +119,8 @@ program test_errors
   call expect('float32 arrays on a float64 plan', s, OEQ_ERROR_INVALID_ARGUMENT)
   call tq%destroy()
   call q%destroy()
+  call q%irreps_count(n1, n2, n3, stat=s)
+  call expect('irreps_count of a destroyed problem', s, OEQ_ERROR_INVALID_ARGUMENT)
 
   ! Raw addresses: the library's own checks.
   call tp%forward(2_c_int64_t, c_null_ptr, c_loc(dummy), c_loc(dummy), c_loc(dummy), stat=s)
