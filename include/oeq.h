@@ -124,12 +124,16 @@ OEQ_API int oeq_backend_available(oeq_backend_t b);
  * The irreps strings follow e3nn's grammar ("16x0e+8x1o", "2 x 1y", "0e",
  * ""); the caller keeps ownership of the strings, *out is owned by the caller
  * and freed with oeq_problem_destroy. Defaults: float32 irreps and weights,
- * shared weights, component/element normalization, mul_ir layout. */
+ * shared weights, component/element normalization, mul_ir layout.
+ * Limits (OEQ_ERROR_INVALID_ARGUMENT beyond): 4096 entries per irreps string,
+ * multiplicity <= 1000000, l <= 24. */
 OEQ_API oeq_status_t oeq_problem_create(const char *irreps_in1, const char *irreps_in2,
                                         const char *irreps_out, oeq_problem_t **out);
 /* Append one instruction (e3nn's (i_in1, i_in2, i_out, mode, has_weight,
  * path_weight)); path_weight is the user's value (1.0 by default in e3nn) and
- * enters inside the normalization's square root, as in e3nn. */
+ * enters inside the normalization's square root, as in e3nn.
+ * Limits: 65536 instructions per problem (OEQ_ERROR_INVALID_PROBLEM);
+ * 0 <= path_weight <= 1e200 and weight_numel < 2^63 (INVALID_ARGUMENT). */
 OEQ_API oeq_status_t oeq_problem_add_instruction(oeq_problem_t *p, int i_in1, int i_in2, int i_out,
                                                  oeq_mode_t mode, int has_weight,
                                                  double path_weight);
@@ -165,7 +169,10 @@ OEQ_API oeq_status_t oeq_problem_irreps_count(const oeq_problem_t *p, int64_t *i
                                               int64_t *out);
 /* A JSON description into buf (len bytes, NUL-terminated, truncated if short;
  * buf may be NULL when len is 0). *needed (may be NULL) receives the length
- * without the NUL, so a caller can size the buffer with a first call. */
+ * without the NUL, so a caller can size the buffer with a first call.
+ * Fails (OEQ_ERROR_INVALID_PROBLEM, nothing written) if a normalization
+ * coefficient is not finite (huge path weights or variances); so does plan
+ * creation. */
 OEQ_API oeq_status_t oeq_problem_describe(const oeq_problem_t *p, char *buf, size_t len,
                                           size_t *needed);
 OEQ_API void oeq_problem_destroy(oeq_problem_t *p);
@@ -178,7 +185,8 @@ OEQ_API oeq_status_t oeq_problem_create_fully_connected(const char *in1, const c
  * one output block (mul of in1) per path whose output irrep appears in
  * filter_out (its multiplicities are ignored); outputs sorted and
  * instructions ordered exactly as MACE's tp_out_irreps_with_instructions.
- * Per-row weights (shared = 0), as MACE and NequIP use them. */
+ * Per-row weights (shared = 0), as MACE and NequIP use them. At most 4096
+ * paths (the output's entry limit), else OEQ_ERROR_INVALID_ARGUMENT. */
 OEQ_API oeq_status_t oeq_problem_create_channelwise(const char *in1, const char *in2,
                                                     const char *filter_out, oeq_problem_t **p);
 
@@ -201,7 +209,8 @@ OEQ_API void oeq_plan_destroy(oeq_plan_t *plan);
 
 /* z[b] = TP(x[b], y[b], w[b] or w) for b < batch. x: batch x in1 dim,
  * y: batch x in2 dim, w: batch x weight_numel (or weight_numel if shared;
- * may be NULL when weight_numel is 0), z: batch x out dim. */
+ * may be NULL when weight_numel is 0), z: batch x out dim. A batch whose
+ * arrays' byte sizes overflow is OEQ_ERROR_INVALID_ARGUMENT (also below). */
 OEQ_API oeq_status_t oeq_tp_forward(const oeq_plan_t *plan, int64_t batch, const void *x,
                                     const void *y, const void *w, void *z, void *stream);
 /* Gradients of <dz, TP(x, y, w)>: dx, dy like x, y; dw like w (with shared
@@ -216,7 +225,8 @@ OEQ_API oeq_status_t oeq_tp_backward(const oeq_plan_t *plan, int64_t batch, cons
  * x has x_rows rows and z has z_rows rows; cols[e] < x_rows, rows[e] < z_rows.
  * sender_perm (DETERMINISTIC only) is the permutation that sorts edges by cols.
  * Workspace: oeq_conv_workspace_size bytes, or NULL to let the library
- * allocate it stream-ordered. */
+ * allocate it stream-ordered. Counts whose array or workspace sizes overflow
+ * are OEQ_ERROR_INVALID_ARGUMENT. */
 OEQ_API oeq_status_t oeq_conv_workspace_size(const oeq_plan_t *plan, int64_t x_rows,
                                              int64_t z_rows, int64_t edges, size_t *bytes);
 OEQ_API oeq_status_t oeq_conv_forward(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows,

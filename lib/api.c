@@ -8,6 +8,7 @@
 #include "api_guard.h"
 #include "backend/backend.h"
 #include "builders.h"
+#include "checked.h"
 #include "problem.h"
 #include "schedule.h"
 #include "status.h"
@@ -177,9 +178,7 @@ OEQ_API oeq_status_t oeq_problem_describe(const oeq_problem_t *p, char *buf, siz
   BEGIN;
   CHECK_PROBLEM(p);
   if (!buf && len > 0) return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "buf is NULL but len is %zu", len);
-  size_t n = oeq_problem_write_json(p, buf, len);
-  if (needed) *needed = n;
-  RETURN(OEQ_SUCCESS);
+  RETURN(oeq_problem_describe_json(p, buf, len, needed, &err_));
 }
 
 OEQ_API void oeq_problem_destroy(oeq_problem_t *p) { oeq_problem_free(p); }
@@ -290,6 +289,44 @@ static oeq_status_t need_array(const oeq_plan_t *plan, const void *ptr, int64_t 
   return plan->ops->check_pointer(plan, ptr, name, err);
 }
 
+/* Do rows x width elements of elem_size bytes have a size (in int64_t
+ * elements and in bytes below PTRDIFF_MAX)? */
+static int rows_fit(int64_t rows, int64_t width, size_t elem_size, int64_t *count) {
+  size_t bytes;
+  return rows >= 0 && !oeq_mul_i64(rows, width, count) && !oeq_bytes(*count, elem_size, &bytes) &&
+         bytes <= (size_t)PTRDIFF_MAX;
+}
+
+/* An array of rows x width elements of elem_size bytes: the product is
+ * checked, so a huge count is refused here instead of wrapping into a
+ * small size (and a NULL pointer passing as "nothing needed"). */
+static oeq_status_t need_rows(const oeq_plan_t *plan, const void *ptr, int64_t rows, int64_t width,
+                              size_t elem_size, const char *name, oeq_error_t *err) {
+  int64_t count;
+  if (!rows_fit(rows, width, elem_size, &count))
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "%s would hold %lld rows of %lld elements: the size overflows", name,
+                    (long long)rows, (long long)width);
+  return need_array(plan, ptr, count, name, err);
+}
+
+/* Every array a convolution of these counts touches has a representable
+ * size, and so has the GPU workspace (at most one slot row and one weight
+ * row per edge); the CPU buckets are checked by oeq_conv_bucket_bytes. */
+static oeq_status_t check_conv_counts(const oeq_schedule_t *sc, int64_t x_rows, int64_t z_rows,
+                                      int64_t edges, oeq_error_t *err) {
+  int64_t width = sc->x_dim > sc->z_dim ? sc->x_dim : sc->z_dim, n;
+  if (width < sc->y_dim) width = sc->y_dim;
+  if (width < sc->weight_numel) width = sc->weight_numel;
+  if (!rows_fit(x_rows, sc->x_dim, 8, &n) || !rows_fit(z_rows, sc->z_dim, 8, &n) ||
+      !rows_fit(edges, width, 8, &n))
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "x_rows = %lld, z_rows = %lld, edges = %lld: the arrays' or workspace's size "
+                    "overflows",
+                    (long long)x_rows, (long long)z_rows, (long long)edges);
+  return OEQ_SUCCESS;
+}
+
 static oeq_status_t check_plan(const oeq_plan_t *plan, oeq_plan_kind_t kind, void *stream,
                                oeq_error_t *err) {
   if (!plan) return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "plan is NULL");
@@ -319,10 +356,11 @@ OEQ_API oeq_status_t oeq_tp_forward(const oeq_plan_t *plan, int64_t batch, const
   if (s != OEQ_SUCCESS) RETURN(s);
   if (batch < 0) return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "batch = %lld is negative", (long long)batch);
   const oeq_schedule_t *sc = plan->schedule;
-  s = need_array(plan, x, batch * sc->x_dim, "x", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, y, batch * sc->y_dim, "y", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, w, weight_rows(sc, batch) * sc->weight_numel, "w", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, z, batch * sc->z_dim, "z", &err_);
+  size_t isz = oeq_dtype_size(sc->irrep_dtype), wsz = oeq_dtype_size(sc->weight_dtype);
+  s = need_rows(plan, x, batch, sc->x_dim, isz, "x", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, y, batch, sc->y_dim, isz, "y", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, w, weight_rows(sc, batch), sc->weight_numel, wsz, "w", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, z, batch, sc->z_dim, isz, "z", &err_);
   if (s != OEQ_SUCCESS || batch == 0) RETURN(s);
   RETURN(plan->ops->tp_forward(plan, batch, x, y, w, z, stream, &err_));
 }
@@ -337,13 +375,14 @@ OEQ_API oeq_status_t oeq_tp_backward(const oeq_plan_t *plan, int64_t batch, cons
   const oeq_schedule_t *sc = plan->schedule;
   /* Shared dw is the batch sum: written (as zeros) even for batch 0. */
   int64_t dw_rows = sc->shared_weights ? 1 : batch;
-  s = need_array(plan, x, batch * sc->x_dim, "x", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, y, batch * sc->y_dim, "y", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, w, weight_rows(sc, batch) * sc->weight_numel, "w", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, dz, batch * sc->z_dim, "dz", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, dx, batch * sc->x_dim, "dx", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, dy, batch * sc->y_dim, "dy", &err_);
-  if (s == OEQ_SUCCESS) s = need_array(plan, dw, dw_rows * sc->weight_numel, "dw", &err_);
+  size_t isz = oeq_dtype_size(sc->irrep_dtype), wsz = oeq_dtype_size(sc->weight_dtype);
+  s = need_rows(plan, x, batch, sc->x_dim, isz, "x", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, y, batch, sc->y_dim, isz, "y", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, w, weight_rows(sc, batch), sc->weight_numel, wsz, "w", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, dz, batch, sc->z_dim, isz, "dz", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, dx, batch, sc->x_dim, isz, "dx", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, dy, batch, sc->y_dim, isz, "dy", &err_);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, dw, dw_rows, sc->weight_numel, wsz, "dw", &err_);
   if (s != OEQ_SUCCESS) RETURN(s);
   if (batch == 0 && !(sc->shared_weights && sc->weight_numel > 0)) RETURN(OEQ_SUCCESS);
   RETURN(plan->ops->tp_backward(plan, batch, x, y, w, dz, dx, dy, dw, stream, &err_));
@@ -363,21 +402,25 @@ static oeq_status_t check_conv(const oeq_plan_t *plan, const oeq_conv_args_t *a,
     return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "%lld edges but x_rows = %lld and z_rows = %lld",
                     (long long)a->edges, (long long)a->x_rows, (long long)a->z_rows);
   const oeq_schedule_t *sc = plan->schedule;
+  s = check_conv_counts(sc, a->x_rows, a->z_rows, a->edges, err);
+  if (s != OEQ_SUCCESS) return s;
   int64_t e = a->edges;
   int deterministic = (plan->flags & OEQ_CONV_DETERMINISTIC) != 0;
-  s = need_array(plan, a->x, a->x_rows * sc->x_dim, "x", err);
-  if (s == OEQ_SUCCESS) s = need_array(plan, a->y, e * sc->y_dim, "y", err);
-  if (s == OEQ_SUCCESS) s = need_array(plan, a->w, weight_rows(sc, e) * sc->weight_numel, "w", err);
-  if (s == OEQ_SUCCESS) s = need_array(plan, a->rows, e, "rows", err);
-  if (s == OEQ_SUCCESS) s = need_array(plan, a->cols, e, "cols", err);
-  if (s == OEQ_SUCCESS && deterministic) s = need_array(plan, a->sender_perm, e, "sender_perm", err);
+  size_t isz = oeq_dtype_size(sc->irrep_dtype), wsz = oeq_dtype_size(sc->weight_dtype);
+  size_t index_size = (plan->flags & OEQ_INDEX_INT64) ? 8 : 4;
+  s = need_rows(plan, a->x, a->x_rows, sc->x_dim, isz, "x", err);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, a->y, e, sc->y_dim, isz, "y", err);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, a->w, weight_rows(sc, e), sc->weight_numel, wsz, "w", err);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, a->rows, e, 1, index_size, "rows", err);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, a->cols, e, 1, index_size, "cols", err);
+  if (s == OEQ_SUCCESS && deterministic) s = need_rows(plan, a->sender_perm, e, 1, index_size, "sender_perm", err);
   if (s != OEQ_SUCCESS) return s;
-  if (!backward) return need_array(plan, a->z, a->z_rows * sc->z_dim, "z", err);
-  s = need_array(plan, a->dz, a->z_rows * sc->z_dim, "dz", err);
-  if (s == OEQ_SUCCESS) s = need_array(plan, a->dx, a->x_rows * sc->x_dim, "dx", err);
-  if (s == OEQ_SUCCESS) s = need_array(plan, a->dy, e * sc->y_dim, "dy", err);
+  if (!backward) return need_rows(plan, a->z, a->z_rows, sc->z_dim, isz, "z", err);
+  s = need_rows(plan, a->dz, a->z_rows, sc->z_dim, isz, "dz", err);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, a->dx, a->x_rows, sc->x_dim, isz, "dx", err);
+  if (s == OEQ_SUCCESS) s = need_rows(plan, a->dy, e, sc->y_dim, isz, "dy", err);
   if (s == OEQ_SUCCESS)
-    s = need_array(plan, a->dw, (sc->shared_weights ? 1 : e) * sc->weight_numel, "dw", err);
+    s = need_rows(plan, a->dw, sc->shared_weights ? 1 : e, sc->weight_numel, wsz, "dw", err);
   return s;
 }
 
@@ -390,6 +433,8 @@ OEQ_API oeq_status_t oeq_conv_workspace_size(const oeq_plan_t *plan, int64_t x_r
   if (!bytes) return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "out pointer is NULL");
   if (x_rows < 0 || z_rows < 0 || edges < 0)
     return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "counts must be >= 0");
+  oeq_status_t s = check_conv_counts(plan->schedule, x_rows, z_rows, edges, &err_);
+  if (s != OEQ_SUCCESS) RETURN(s);
   RETURN(plan->ops->conv_workspace_size(plan, x_rows, z_rows, edges, bytes, &err_));
 }
 

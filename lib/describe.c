@@ -32,7 +32,8 @@ static void put_irreps(json_out_t *o, const char *key, const oeq_irreps_t *irrep
 
 static const char *dtype_name(oeq_dtype_t d) { return d == OEQ_FLOAT64 ? "float64" : "float32"; }
 
-size_t oeq_problem_write_json(const oeq_problem_t *p, char *buf, size_t len) {
+size_t oeq_problem_write_json(const oeq_problem_t *p, const double *coefficients,
+                              const int64_t *w_offsets, char *buf, size_t len) {
   static const char *irrep_norms[] = {"component", "norm", "none"};
   static const char *path_norms[] = {"element", "path", "none"};
   if (p->symcon) return oeq_symcon_write_json(p->symcon, buf, len);
@@ -57,10 +58,28 @@ size_t oeq_problem_write_json(const oeq_problem_t *p, char *buf, size_t len) {
         "\"has_weight\": %s, \"path_weight\": %.17g, \"coefficient\": %.17g, "
         "\"weight_offset\": %lld, \"weight_count\": %lld}",
         k ? "," : "", ins->i_in1, ins->i_in2, ins->i_out, oeq_mode_name(ins->mode),
-        ins->has_weight ? "true" : "false", ins->path_weight, oeq_problem_coefficient(p, k),
-        (long long)oeq_problem_weight_offset(p, k),
+        ins->has_weight ? "true" : "false", ins->path_weight, coefficients[k],
+        (long long)w_offsets[k],
         (long long)(ins->has_weight ? oeq_instruction_weight_count(p, ins) : 0));
   }
   put(&o, "%s]\n}\n", p->n_instructions ? "\n  " : "");
   return o.used;
+}
+
+oeq_status_t oeq_problem_describe_json(const oeq_problem_t *p, char *buf, size_t len, size_t *needed,
+                                       oeq_error_t *err) {
+  size_t n = (size_t)(p->n_instructions > 0 ? p->n_instructions : 1);
+  double *coefficients = malloc(n * sizeof *coefficients);
+  int64_t *w_offsets = malloc(n * sizeof *w_offsets);
+  oeq_status_t s = coefficients && w_offsets
+                       ? oeq_problem_coefficients(p, coefficients, w_offsets, err)
+                       : oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory describing a problem");
+  /* Nothing is written on failure (a non-finite coefficient is not JSON). */
+  if (s == OEQ_SUCCESS) {
+    size_t used = oeq_problem_write_json(p, coefficients, w_offsets, buf, len);
+    if (needed) *needed = used;
+  }
+  free(coefficients);
+  free(w_offsets);
+  return s;
 }

@@ -86,12 +86,16 @@ oeq_status_t oeq_irreps_parse(const char *text, oeq_irreps_t *out, oeq_error_t *
     *out = result;
     return OEQ_SUCCESS;
   }
-  int count = 1;
+  size_t count = 1;
   for (size_t i = 0; i < n; i++) count += text[i] == '+';
-  result.terms = calloc((size_t)count, sizeof *result.terms);
+  if (count > OEQ_IRREPS_TERMS_MAX)
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "irreps \"%.64s...\" has %zu entries; at most %d are accepted", text, count,
+                    OEQ_IRREPS_TERMS_MAX);
+  result.terms = calloc(count, sizeof *result.terms);
   if (!result.terms) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory parsing irreps");
   size_t begin = 0;
-  for (int t = 0; t < count; t++) {
+  for (size_t t = 0; t < count; t++) {
     const char *plus = strchr(text + begin, '+');
     size_t end = plus ? (size_t)(plus - text) : n;
     oeq_status_t s = parse_term(text, begin, end, &result.terms[t], err);
@@ -101,7 +105,7 @@ oeq_status_t oeq_irreps_parse(const char *text, oeq_irreps_t *out, oeq_error_t *
     }
     begin = end + 1;
   }
-  result.len = count;
+  result.len = (int)count;
   *out = result;
   return OEQ_SUCCESS;
 }
@@ -154,6 +158,9 @@ int oeq_irrep_compare(int l1, int p1, int l2, int p2) {
   return 0;
 }
 
+/* Position of (l, parity) in e3nn's order: 0o, 0e, 1o, 1e, ... */
+static int irrep_rank(const oeq_irrep_term_t *t) { return 2 * t->l + (t->parity > 0); }
+
 oeq_status_t oeq_irreps_sort(const oeq_irreps_t *in, oeq_irreps_t *sorted, int *perm,
                              oeq_error_t *err) {
   oeq_irreps_t result;
@@ -164,17 +171,12 @@ oeq_status_t oeq_irreps_sort(const oeq_irreps_t *in, oeq_irreps_t *sorted, int *
     oeq_irreps_free(&result);
     return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory sorting irreps");
   }
-  /* Insertion sort on (ir, original index): stable, and lists are short. */
-  for (int i = 0; i < in->len; i++) {
-    int j = i;
-    while (j > 0) {
-      const oeq_irrep_term_t *a = &in->terms[order[j - 1]], *b = &in->terms[i];
-      if (oeq_irrep_compare(a->l, a->parity, b->l, b->parity) <= 0) break;
-      order[j] = order[j - 1];
-      j--;
-    }
-    order[j] = i;
-  }
+  /* Counting sort on the (l, parity) rank: stable, and linear in len. */
+  enum { RANKS = 2 * (OEQ_IRREPS_L_MAX + 1) + 1 };
+  int start[RANKS + 1] = {0};
+  for (int i = 0; i < in->len; i++) start[irrep_rank(&in->terms[i]) + 1]++;
+  for (int r = 0; r < RANKS; r++) start[r + 1] += start[r];
+  for (int i = 0; i < in->len; i++) order[start[irrep_rank(&in->terms[i])]++] = i;
   for (int k = 0; k < in->len; k++) {
     result.terms[k] = in->terms[order[k]];
     if (perm) perm[order[k]] = k;

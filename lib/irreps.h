@@ -9,6 +9,9 @@
 /* Largest multiplicity / l accepted from a string (guards overflow). */
 #define OEQ_IRREPS_MUL_MAX 1000000
 #define OEQ_IRREPS_L_MAX 24
+/* Most entries one string may hold (documented in oeq.h): keeps every
+ * builder's work and every size product bounded. */
+#define OEQ_IRREPS_TERMS_MAX 4096
 
 typedef struct oeq_irrep_term {
   int64_t mul;
@@ -39,7 +42,8 @@ int oeq_irreps_format(const oeq_irreps_t *irreps, char *buf, size_t len);
 /* e3nn's Irrep ordering: (l, parity) tuples, so 0o < 0e < 1o < 1e. */
 int oeq_irrep_compare(int l1, int p1, int l2, int p2);
 
-/* Stable sort as e3nn's Irreps.sort(): perm[old] = new. */
+/* Stable sort as e3nn's Irreps.sort(): perm[old] = new. Linear: a
+ * counting sort on (l, parity), of which there are 2 (OEQ_IRREPS_L_MAX + 1). */
 oeq_status_t oeq_irreps_sort(const oeq_irreps_t *in, oeq_irreps_t *sorted, int *perm,
                              oeq_error_t *err);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "symcon.h"
 
 const char *oeq_mode_name(oeq_mode_t mode) {
@@ -107,6 +108,10 @@ oeq_status_t oeq_problem_clone(const oeq_problem_t *p, oeq_problem_t **copy, oeq
   return OEQ_SUCCESS;
 }
 
+/* Largest accepted path_weight: alpha * path_weight stays far from DBL_MAX
+ * (alpha <= 49^2 / fan-in), leaving room for variances. */
+#define PATH_WEIGHT_MAX 1e200
+
 /* Checks one instruction against the irreps, with e3nn's assertions. */
 static oeq_status_t validate(const oeq_problem_t *p, const oeq_instruction_t *ins, oeq_error_t *err) {
   if ((unsigned)ins->mode > OEQ_MODE_UVUV)
@@ -123,6 +128,12 @@ static oeq_status_t validate(const oeq_problem_t *p, const oeq_instruction_t *in
   if (!(ins->path_weight >= 0.0) || isinf(ins->path_weight))
     return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
                     "path_weight %g must be finite and >= 0 (it enters a square root)", ins->path_weight);
+  /* The coefficient is sqrt(alpha * path_weight) with alpha up to
+   * (2 OEQ_IRREPS_L_MAX + 1)^2: a finite but huge weight would give inf. */
+  if (ins->path_weight > PATH_WEIGHT_MAX)
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "path_weight %g is larger than %g (its coefficient would not be finite)",
+                    ins->path_weight, PATH_WEIGHT_MAX);
   const oeq_irrep_term_t *a = &p->in1.terms[ins->i_in1], *b = &p->in2.terms[ins->i_in2],
                          *c = &p->out.terms[ins->i_out];
   char pa = a->parity > 0 ? 'e' : 'o', pb = b->parity > 0 ? 'e' : 'o', pc = c->parity > 0 ? 'e' : 'o';
@@ -174,8 +185,38 @@ static oeq_status_t validate(const oeq_problem_t *p, const oeq_instruction_t *in
   return OEQ_SUCCESS;
 }
 
+/* Weights of one instruction, or -1 if the product overflows int64_t. */
+static int64_t checked_weight_count(const oeq_problem_t *p, const oeq_instruction_t *ins) {
+  int64_t m1 = p->in1.terms[ins->i_in1].mul, m2 = p->in2.terms[ins->i_in2].mul,
+          mo = p->out.terms[ins->i_out].mul, n = -1;
+  switch (ins->mode) {
+    case OEQ_MODE_UVW: return oeq_mul3_i64(m1, m2, mo, &n) ? -1 : n;
+    case OEQ_MODE_UVU:
+    case OEQ_MODE_UVV:
+    case OEQ_MODE_UVUV: return oeq_mul_i64(m1, m2, &n) ? -1 : n;
+    case OEQ_MODE_UUW: return oeq_mul_i64(m1, mo, &n) ? -1 : n;
+    case OEQ_MODE_UUU: return m1;
+  }
+  return -1;
+}
+
+/* The weight total stays representable: weight_numel and every offset. */
+static oeq_status_t check_weight_total(const oeq_problem_t *p, const oeq_instruction_t *ins,
+                                       oeq_error_t *err) {
+  if (!ins->has_weight) return OEQ_SUCCESS;
+  int64_t n = checked_weight_count(p, ins), total;
+  if (n < 0 || oeq_add_i64(p->weight_numel, n, &total))
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "the weight count (weight_numel) would overflow a 64-bit integer");
+  return OEQ_SUCCESS;
+}
+
 oeq_status_t oeq_problem_append(oeq_problem_t *p, const oeq_instruction_t *ins, oeq_error_t *err) {
+  if (p->n_instructions >= OEQ_PROBLEM_INSTRUCTIONS_MAX)
+    return oeq_fail(err, OEQ_ERROR_INVALID_PROBLEM, "a problem holds at most %d instructions",
+                    OEQ_PROBLEM_INSTRUCTIONS_MAX);
   oeq_status_t s = validate(p, ins, err);
+  if (s == OEQ_SUCCESS) s = check_weight_total(p, ins, err);
   if (s != OEQ_SUCCESS) {
     oeq_error_prefix(err, "instruction %d (%d, %d, %d, %s): ", p->n_instructions, ins->i_in1,
                      ins->i_in2, ins->i_out, oeq_mode_name(ins->mode));
@@ -189,6 +230,7 @@ oeq_status_t oeq_problem_append(oeq_problem_t *p, const oeq_instruction_t *ins, 
     p->capacity = cap;
   }
   p->instructions[p->n_instructions++] = *ins;
+  if (ins->has_weight) p->weight_numel += oeq_instruction_weight_count(p, ins);
   return OEQ_SUCCESS;
 }
 
@@ -261,9 +303,49 @@ int64_t oeq_problem_weight_offset(const oeq_problem_t *p, int k) {
   return off;
 }
 
-int64_t oeq_problem_weight_count(const oeq_problem_t *p) {
-  int64_t n = 0;
-  for (int j = 0; j < p->n_instructions; j++)
-    if (p->instructions[j].has_weight) n += oeq_instruction_weight_count(p, &p->instructions[j]);
-  return n;
+int64_t oeq_problem_weight_count(const oeq_problem_t *p) { return p->weight_numel; }
+
+oeq_status_t oeq_problem_coefficients(const oeq_problem_t *p, double *coefficients,
+                                      int64_t *offsets, oeq_error_t *err) {
+  /* One pass gathers each output entry's fan-in sum (element) or path count
+   * (path); a second applies e3nn's formula as oeq_problem_coefficient. */
+  double *x = calloc((size_t)(p->out.len > 0 ? p->out.len : 1), sizeof *x);
+  if (!x) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory computing coefficients");
+  for (int j = 0; j < p->n_instructions; j++) {
+    const oeq_instruction_t *o = &p->instructions[j];
+    x[o->i_out] += p->path_norm == OEQ_PATH_NORM_ELEMENT
+                       ? p->in1_var[o->i_in1] * p->in2_var[o->i_in2] * (double)oeq_instruction_fan_in(p, o)
+                       : 1.0;
+  }
+  int64_t off = 0;
+  for (int k = 0; k < p->n_instructions; k++) {
+    const oeq_instruction_t *ins = &p->instructions[k];
+    int d1 = oeq_irrep_dim(p->in1.terms[ins->i_in1].l), d2 = oeq_irrep_dim(p->in2.terms[ins->i_in2].l),
+        d3 = oeq_irrep_dim(p->out.terms[ins->i_out].l);
+    double alpha = p->irrep_norm == OEQ_IRREP_NORM_COMPONENT ? d3
+                   : p->irrep_norm == OEQ_IRREP_NORM_NORM    ? (double)d1 * d2
+                                                             : 1.0;
+    double n = 1.0;
+    if (p->path_norm == OEQ_PATH_NORM_ELEMENT)
+      n = x[ins->i_out];
+    else if (p->path_norm == OEQ_PATH_NORM_PATH)
+      n = p->in1_var[ins->i_in1] * p->in2_var[ins->i_in2] * (double)oeq_instruction_fan_in(p, ins) *
+          x[ins->i_out];
+    if (n > 0.0) alpha /= n;
+    alpha *= p->out_var[ins->i_out];
+    alpha *= ins->path_weight;
+    double c = sqrt(alpha);
+    if (!isfinite(c)) {
+      free(x);
+      return oeq_fail(err, OEQ_ERROR_INVALID_PROBLEM,
+                      "instruction %d: its normalization coefficient is not finite (path_weight %g, "
+                      "out_var %g)",
+                      k, ins->path_weight, p->out_var[ins->i_out]);
+    }
+    if (coefficients) coefficients[k] = c;
+    if (offsets) offsets[k] = ins->has_weight ? off : -1;
+    if (ins->has_weight) off += oeq_instruction_weight_count(p, ins);
+  }
+  free(x);
+  return OEQ_SUCCESS;
 }

@@ -3,6 +3,7 @@
 # plus a plain exit-code script that checks the exported symbols of liboeq.so.
 CRITERION_SUITES += tests/test_cg tests/test_irreps tests/test_problem
 CRITERION_SUITES += tests/test_cpu_tp tests/test_cpu_conv tests/test_errors
+CRITERION_SUITES += tests/test_limits tests/test_kcache
 # MACE's symmetric contraction (fixtures in tests/fixtures/symcon, shipped by
 # EXTRA_DIST's tests/fixtures).
 CRITERION_SUITES += tests/test_symcon

@@ -9,6 +9,7 @@
 #endif
 
 #include "backend.h"
+#include "checked.h"
 #include "cpu_kernels.h"
 
 static int max_threads(void) {
@@ -65,8 +66,16 @@ typedef struct {
 
 static oeq_status_t scratch_alloc(const oeq_schedule_t *s, scratch_t *sc, oeq_error_t *err) {
   sc->threads = max_threads();
-  sc->per_thread = 2 * (s->x_dim + s->y_dim + s->z_dim + s->weight_numel) + 1;
-  sc->block = malloc((size_t)(sc->threads * sc->per_thread) * sizeof(double));
+  /* Row widths are bounded by the irreps caps; weight_numel only by int64_t. */
+  int64_t n;
+  size_t bytes;
+  if (oeq_add_i64(s->x_dim + s->y_dim + s->z_dim, s->weight_numel, &n) || oeq_mul_i64(n, 2, &n) ||
+      oeq_add_i64(n, 1, &sc->per_thread) || oeq_mul_i64(sc->per_thread, sc->threads, &n) ||
+      oeq_bytes(n, sizeof(double), &bytes))
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "the CPU scratch rows (weight_numel = %lld) overflow a size",
+                    (long long)s->weight_numel);
+  sc->block = malloc(bytes);
   if (!sc->block) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for CPU scratch rows");
   return OEQ_SUCCESS;
 }

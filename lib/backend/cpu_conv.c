@@ -11,6 +11,8 @@
 #include <omp.h>
 #endif
 
+#include "checked.h"
+#include "conv_workspace.h"
 #include "cpu_conv.h"
 #include "cpu_kernels.h"
 
@@ -23,17 +25,11 @@ static int64_t index_at(const void *idx, int wide, int64_t e) {
   return wide ? ((const int64_t *)idx)[e] : (int64_t)((const int32_t *)idx)[e];
 }
 
-static size_t bucket_bytes(int64_t n_buckets, int64_t edges) {
-  return (size_t)(n_buckets + 1 + edges) * sizeof(int64_t);
-}
-
 oeq_status_t oeq_cpu_conv_workspace_size(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows,
                                          int64_t edges, size_t *bytes, oeq_error_t *err) {
   (void)plan;
-  (void)err;
   int64_t n = x_rows > z_rows ? x_rows : z_rows;
-  *bytes = bucket_bytes(n, edges);
-  return OEQ_SUCCESS;
+  return oeq_conv_bucket_bytes(n, edges, bytes, err);
 }
 
 /* All indices in range; in deterministic mode rows sorted and sender_perm a
@@ -95,8 +91,14 @@ typedef struct {
   double *x, *y, *w, *z, *acc, *dx, *dy, *dw;
 } conv_rows_t;
 
+/* Row widths are bounded by the irreps caps; weight_numel is only bounded
+ * by int64_t, so the sum is checked (-1 when it overflows). */
 static int64_t per_thread_doubles(const oeq_schedule_t *s) {
-  return 3 * s->x_dim + 2 * s->y_dim + 2 * s->z_dim + 2 * s->weight_numel + 1;
+  int64_t w2, n;
+  if (oeq_mul_i64(s->weight_numel, 2, &w2) ||
+      oeq_add_i64(3 * s->x_dim + 2 * s->y_dim + 2 * s->z_dim + 1, w2, &n))
+    return -1;
+  return n;
 }
 
 static conv_rows_t thread_rows(const oeq_schedule_t *s, double *block, int t) {
@@ -153,12 +155,19 @@ static oeq_status_t prepare(const oeq_plan_t *plan, const oeq_conv_args_t *a, in
                             void **ws, void **owned, double **rows_block, oeq_error_t *err) {
   oeq_status_t s = check_indices(plan, a, err);
   if (s != OEQ_SUCCESS) return s;
-  size_t need = bucket_bytes(n_buckets, a->edges);
+  size_t need, want, scratch;
+  s = oeq_conv_bucket_bytes(n_buckets, a->edges, &need, err);
+  if (s == OEQ_SUCCESS) s = oeq_cpu_conv_workspace_size(plan, a->x_rows, a->z_rows, a->edges, &want, err);
+  if (s != OEQ_SUCCESS) return s;
+  int64_t per_thread = per_thread_doubles(plan->schedule), doubles;
+  if (per_thread < 0 || oeq_mul_i64(per_thread, thread_count(), &doubles) ||
+      oeq_bytes(doubles, sizeof(double), &scratch))
+    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
+                    "the CPU scratch rows (weight_numel = %lld) overflow a size",
+                    (long long)plan->schedule->weight_numel);
   *owned = NULL;
   if (a->workspace) {
     size_t have = a->workspace_bytes;
-    size_t want;
-    oeq_cpu_conv_workspace_size(plan, a->x_rows, a->z_rows, a->edges, &want, err);
     if (have < want)
       return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
                       "workspace_bytes = %zu is smaller than oeq_conv_workspace_size's %zu", have, want);
@@ -167,8 +176,7 @@ static oeq_status_t prepare(const oeq_plan_t *plan, const oeq_conv_args_t *a, in
     *owned = *ws = malloc(need);
     if (!*ws) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for the convolution workspace");
   }
-  const oeq_schedule_t *sc = plan->schedule;
-  *rows_block = malloc((size_t)(thread_count() * per_thread_doubles(sc)) * sizeof(double));
+  *rows_block = malloc(scratch);
   if (!*rows_block) {
     free(*owned);
     return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for CPU scratch rows");
