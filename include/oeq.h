@@ -241,6 +241,40 @@ OEQ_API oeq_status_t oeq_conv_backward(const oeq_plan_t *plan, int64_t x_rows, i
                                        void *dy, void *dw, void *workspace,
                                        size_t workspace_bytes, void *stream);
 
+/* ------------------------------------------- second derivatives (double backward) */
+
+/* For training on forces: the gradients of
+ *   L = <ddx, dx> + <ddy, dy> + <ddw, dw>,
+ * dx, dy, dw being oeq_tp_backward's outputs for (x, y, w, dz), with respect
+ * to x, y, w and dz: gx like x, gy like y, gw like w (shared weights: one
+ * row, the sum over the batch, written even for batch 0), gdz like dz. The
+ * cotangents ddx (like x), ddy (like y), ddw (like w) may each be NULL,
+ * meaning zero. All four outputs are written. Workspace:
+ * oeq_tp_double_backward_workspace_size bytes (0 on the CPU, which ignores
+ * it), or NULL to let the library allocate it (GPU: stream-ordered).
+ * Sums run in a fixed order: results are as reproducible as the backward's. */
+OEQ_API oeq_status_t oeq_tp_double_backward_workspace_size(const oeq_plan_t *plan, int64_t batch,
+                                                           size_t *bytes);
+OEQ_API oeq_status_t oeq_tp_double_backward(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                            const void *y, const void *w, const void *dz,
+                                            const void *ddx, const void *ddy, const void *ddw,
+                                            void *gx, void *gy, void *gw, void *gdz,
+                                            void *workspace, size_t workspace_bytes, void *stream);
+/* The same for the convolution (arguments as oeq_conv_backward): gx like x
+ * (x_rows rows), gy like y and gw like w (per edge, or one shared row),
+ * gdz like dz (z_rows rows); ddx has x_rows rows, ddy and ddw one per edge
+ * (ddw one row if shared). DETERMINISTIC plans give bitwise reproducible
+ * results. Workspace: oeq_conv_double_backward_workspace_size bytes (it
+ * includes oeq_conv_workspace_size's), or NULL as above. */
+OEQ_API oeq_status_t oeq_conv_double_backward_workspace_size(const oeq_plan_t *plan,
+                                                             int64_t x_rows, int64_t z_rows,
+                                                             int64_t edges, size_t *bytes);
+OEQ_API oeq_status_t oeq_conv_double_backward(
+    const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows, int64_t edges, const void *x,
+    const void *y, const void *w, const void *dz, const void *ddx, const void *ddy,
+    const void *ddw, const void *rows, const void *cols, const void *sender_perm, void *gx,
+    void *gy, void *gw, void *gdz, void *workspace, size_t workspace_bytes, void *stream);
+
 /* ------------------------------------------------ MACE symmetric contraction */
 
 /* MACE's SymmetricContraction (legacy U basis of mace.tools.cg.U_matrix_real,

@@ -467,3 +467,20 @@ OEQ_API oeq_status_t oeq_conv_backward(const oeq_plan_t *plan, int64_t x_rows, i
   if (s != OEQ_SUCCESS) RETURN(s);
   RETURN(plan->ops->conv_backward(plan, &a, &err_));
 }
+
+/* ------------------------------------------- checks shared with api_double.c */
+
+oeq_status_t oeq_api_check_plan(const oeq_plan_t *plan, oeq_plan_kind_t kind, void *stream,
+                                oeq_error_t *err) {
+  return check_plan(plan, kind, stream, err);
+}
+
+oeq_status_t oeq_api_need_rows(const oeq_plan_t *plan, const void *ptr, int64_t rows, int64_t width,
+                               size_t elem_size, const char *name, oeq_error_t *err) {
+  return need_rows(plan, ptr, rows, width, elem_size, name, err);
+}
+
+oeq_status_t oeq_api_check_conv_counts(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows,
+                                       int64_t edges, oeq_error_t *err) {
+  return check_conv_counts(plan->schedule, x_rows, z_rows, edges, err);
+}

@@ -39,6 +39,7 @@ CRITERION_SUITES =
 include tests/suites.mk
 include tests/fixtures.mk
 include tests/gpu.mk
+include tests/double_backward.mk
 if HAVE_CRITERION
 check_PROGRAMS += $(CRITERION_SUITES)
 TESTS += $(CRITERION_SUITES)

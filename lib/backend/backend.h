@@ -38,6 +38,19 @@ typedef struct oeq_conv_args {
   void *stream;
 } oeq_conv_args_t;
 
+/* Arguments of a double backward (tensor product: edges = x_rows = z_rows
+ * = batch, no indices), already validated by api.c. ddx, ddy, ddw may be
+ * NULL (zero); gx, gy, gw, gdz are written whole. */
+typedef struct oeq_dd_args {
+  int64_t x_rows, z_rows, edges;
+  const void *x, *y, *w, *dz, *ddx, *ddy, *ddw;
+  const void *rows, *cols, *sender_perm;
+  void *gx, *gy, *gw, *gdz;
+  void *workspace;
+  size_t workspace_bytes;
+  void *stream;
+} oeq_dd_args_t;
+
 struct oeq_backend_ops {
   const char *name;
   /* 1 if usable now; else 0 with the reason in err. */
@@ -58,6 +71,16 @@ struct oeq_backend_ops {
   oeq_status_t (*conv_forward)(const oeq_plan_t *plan, const oeq_conv_args_t *args, oeq_error_t *err);
   oeq_status_t (*conv_backward)(const oeq_plan_t *plan, const oeq_conv_args_t *args,
                                 oeq_error_t *err);
+  /* Second derivatives (cpu_double.c, gpu_double.c): gradients of
+   * <ddx, dx> + <ddy, dy> + <ddw, dw> (dx, dy, dw the backward's outputs)
+   * with respect to x, y, w and dz. The workspace size is for a call of
+   * these counts (TP: x_rows = z_rows = edges = batch). */
+  oeq_status_t (*dd_workspace_size)(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows,
+                                    int64_t edges, size_t *bytes, oeq_error_t *err);
+  oeq_status_t (*tp_double_backward)(const oeq_plan_t *plan, const oeq_dd_args_t *args,
+                                     oeq_error_t *err);
+  oeq_status_t (*conv_double_backward)(const oeq_plan_t *plan, const oeq_dd_args_t *args,
+                                       oeq_error_t *err);
   /* Symmetric contraction (plan->symcon); NULL if the backend has none, and
    * then no such plan is made on it. species is validated by the backend
    * (an index out of [0, num_elements) fails with nothing written); dx or

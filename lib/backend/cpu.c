@@ -184,6 +184,7 @@ static oeq_status_t cpu_tp_backward(const oeq_plan_t *plan, int64_t batch, const
 
 #include "cpu_conv.h"
 #include "cpu_symcon.h"
+#include "cpu_double.h"
 
 static const oeq_backend_ops_t cpu_ops = {
     .name = "cpu",
@@ -196,6 +197,9 @@ static const oeq_backend_ops_t cpu_ops = {
     .conv_workspace_size = oeq_cpu_conv_workspace_size,
     .conv_forward = oeq_cpu_conv_forward,
     .conv_backward = oeq_cpu_conv_backward,
+    .dd_workspace_size = oeq_cpu_dd_workspace_size,
+    .tp_double_backward = oeq_cpu_tp_double_backward,
+    .conv_double_backward = oeq_cpu_conv_double_backward,
     .symcon_forward = oeq_cpu_symcon_forward,
     .symcon_backward = oeq_cpu_symcon_backward,
 };

@@ -266,3 +266,16 @@ oeq_status_t oeq_cpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t
   free(owned);
   return OEQ_SUCCESS;
 }
+
+oeq_status_t oeq_cpu_conv_check_indices(const oeq_plan_t *plan, const oeq_conv_args_t *a,
+                                        oeq_error_t *err) {
+  return check_indices(plan, a, err);
+}
+
+void oeq_cpu_conv_bucket(const void *keys, int wide, int64_t n_buckets, int64_t edges, void *ws,
+                         int64_t **start, int64_t **edge) {
+  buckets_t b;
+  bucket_edges(keys, wide, n_buckets, edges, ws, &b);
+  *start = b.start;
+  *edge = b.edge;
+}

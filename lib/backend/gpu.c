@@ -243,14 +243,40 @@ oeq_status_t oeq_gpu_launch(const oeq_gpu_plan_t *gp, int role, int64_t items, v
   oeq_status_t st_ = gp->drv->enter(gp->ctx, &token_, err);                              \
   if (st_ != OEQ_SUCCESS) return st_;
 
+oeq_status_t oeq_gpu_tp_forward_enqueue(const oeq_gpu_plan_t *gp, int64_t batch, const void *x,
+                                        const void *y, const void *w, void *z, void *stream,
+                                        oeq_error_t *err) {
+  if (batch == 0) return OEQ_SUCCESS;
+  long long rows = (long long)batch;
+  void *args[] = {&x, &y, &w, &z, &rows};
+  return oeq_gpu_launch(gp, OEQ_TP_K_FORWARD, batch, stream, args, err);
+}
+
+oeq_status_t oeq_gpu_tp_backward_enqueue(const oeq_gpu_plan_t *gp, int64_t batch, const void *x,
+                                         const void *y, const void *w, const void *dz, void *dx,
+                                         void *dy, void *dw, void *stream, oeq_error_t *err) {
+  oeq_status_t st = OEQ_SUCCESS;
+  /* Shared weights: blocks add their partial sums into dw, so it starts
+   * from zero, ordered on the same stream (no host synchronisation). */
+  if (gp->zero_dw_bytes && dw) st = gp->drv->memset_async(dw, gp->zero_dw_bytes, stream, err);
+  if (st == OEQ_SUCCESS && batch > 0) {
+    long long rows = (long long)batch;
+    void *args[] = {&x, &y, &w, &dz, &dx, &dy, &dw, &rows};
+    st = oeq_gpu_launch(gp, OEQ_TP_K_BACKWARD, batch, stream, args, err);
+    if (st == OEQ_SUCCESS && gp->kernel[OEQ_TP_K_DW].fn) {
+      void *dw_args[] = {&x, &y, &dz, &dw, &rows};
+      st = oeq_gpu_launch(gp, OEQ_TP_K_DW, batch, stream, dw_args, err);
+    }
+  }
+  return st;
+}
+
 static oeq_status_t gpu_tp_forward(const oeq_plan_t *plan, int64_t batch, const void *x,
                                    const void *y, const void *w, void *z, void *stream,
                                    oeq_error_t *err) {
   if (batch == 0) return OEQ_SUCCESS;
   GPU_CALL(plan, gp, err);
-  long long rows = (long long)batch;
-  void *args[] = {&x, &y, &w, &z, &rows};
-  st_ = oeq_gpu_launch(gp, OEQ_TP_K_FORWARD, batch, stream, args, err);
+  st_ = oeq_gpu_tp_forward_enqueue(gp, batch, x, y, w, z, stream, err);
   gp->drv->leave(gp->ctx, token_);
   return st_;
 }
@@ -259,18 +285,14 @@ static oeq_status_t gpu_tp_backward(const oeq_plan_t *plan, int64_t batch, const
                                     const void *y, const void *w, const void *dz, void *dx,
                                     void *dy, void *dw, void *stream, oeq_error_t *err) {
   GPU_CALL(plan, gp, err);
-  /* Shared weights: blocks add their partial sums into dw, so it starts
-   * from zero, ordered on the same stream (no host synchronisation). */
-  if (gp->zero_dw_bytes && dw) st_ = gp->drv->memset_async(dw, gp->zero_dw_bytes, stream, err);
-  if (st_ == OEQ_SUCCESS && batch > 0) {
-    long long rows = (long long)batch;
-    void *args[] = {&x, &y, &w, &dz, &dx, &dy, &dw, &rows};
-    st_ = oeq_gpu_launch(gp, OEQ_TP_K_BACKWARD, batch, stream, args, err);
-    if (st_ == OEQ_SUCCESS && gp->kernel[OEQ_TP_K_DW].fn) {
-      void *dw_args[] = {&x, &y, &dz, &dw, &rows};
-      st_ = oeq_gpu_launch(gp, OEQ_TP_K_DW, batch, stream, dw_args, err);
-    }
-  }
+  st_ = oeq_gpu_tp_backward_enqueue(gp, batch, x, y, w, dz, dx, dy, dw, stream, err);
+  gp->drv->leave(gp->ctx, token_);
+  return st_;
+}
+
+static oeq_status_t gpu_dd_call(const oeq_plan_t *plan, const oeq_dd_args_t *args, oeq_error_t *err) {
+  GPU_CALL(plan, gp, err);
+  st_ = oeq_gpu_double_backward(plan, args, err);
   gp->drv->leave(gp->ctx, token_);
   return st_;
 }
@@ -333,6 +355,8 @@ static oeq_status_t hip_plan_init(oeq_plan_t *plan, oeq_error_t *err) {
     .tp_forward = gpu_tp_forward, .tp_backward = gpu_tp_backward,         \
     .conv_workspace_size = oeq_gpu_conv_workspace_size,                   \
     .conv_forward = gpu_conv_forward, .conv_backward = gpu_conv_backward, \
+    .dd_workspace_size = oeq_gpu_dd_workspace_size,                       \
+    .tp_double_backward = gpu_dd_call, .conv_double_backward = gpu_dd_call, \
   }
 
 static const oeq_backend_ops_t cuda_ops = GPU_OPS("cuda", cuda_available, cuda_plan_init);

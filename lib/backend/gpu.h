@@ -111,6 +111,22 @@ unsigned oeq_gpu_grid(const oeq_gpu_kernel_t *k, int64_t items);
 oeq_status_t oeq_gpu_launch(const oeq_gpu_plan_t *gp, int role, int64_t items, void *stream,
                             void **args, oeq_error_t *err);
 
+/* The TP launches of a forward / backward call (the device current). */
+oeq_status_t oeq_gpu_tp_forward_enqueue(const oeq_gpu_plan_t *gp, int64_t batch, const void *x,
+                                        const void *y, const void *w, void *z, void *stream,
+                                        oeq_error_t *err);
+oeq_status_t oeq_gpu_tp_backward_enqueue(const oeq_gpu_plan_t *gp, int64_t batch, const void *x,
+                                         const void *y, const void *w, const void *dz, void *dx,
+                                         void *dy, void *dw, void *stream, oeq_error_t *err);
+
+/* Second derivatives of a TP or conv plan (gpu_double.c), composed from
+ * the plan's forward / backward launches into workspace temporaries and
+ * the elementwise sum kernels; with the plan's device current. */
+oeq_status_t oeq_gpu_dd_workspace_size(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows,
+                                       int64_t edges, size_t *bytes, oeq_error_t *err);
+oeq_status_t oeq_gpu_double_backward(const oeq_plan_t *plan, const oeq_dd_args_t *a,
+                                     oeq_error_t *err);
+
 /* The convolution (gpu_conv.c); calls run with the plan's device current. */
 /* Generate the plan's conv source for gp->dev: its text (free() it), its
  * kernels, the lane count it was written for; fills gp's conv fields. */

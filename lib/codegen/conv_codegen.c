@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "codegen/add_kernel.h"
 #include "codegen/conv_emit.h"
 #include "problem.h"
 
@@ -81,6 +82,7 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
   emit_conv_forward(&c);
   emit_conv_backward(&c);
   emit_conv_helpers(&c);
+  emit_add_kernels(&c.e, 0);
   const int forward_items = conv_forward_items(&c);
   free(c.fwd_order);
   free(c.fwd_group_start);
@@ -103,11 +105,17 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
       [OEQ_CONV_K_FORWARD_FIXUP] = OEQ_CONV_FORWARD_FIXUP_KERNEL,
       [OEQ_CONV_K_BACKWARD_FIXUP] = OEQ_CONV_BACKWARD_FIXUP_KERNEL,
       [OEQ_CONV_K_DW_REDUCE] = OEQ_CONV_DW_REDUCE_KERNEL,
-      [OEQ_CONV_K_CHECK] = OEQ_CONV_CHECK_KERNEL};
+      [OEQ_CONV_K_CHECK] = OEQ_CONV_CHECK_KERNEL,
+      [OEQ_CONV_K_ADD_I] = OEQ_ADD_I_KERNEL,
+      [OEQ_CONV_K_ADD_W] = OEQ_ADD_W_KERNEL};
   const int has_dw_reduce = conv_has_dw_reduce(&c);
   for (int k = 0; k < OEQ_CONV_K_COUNT; k++) {
     const int fixup = k == OEQ_CONV_K_FORWARD_FIXUP || k == OEQ_CONV_K_BACKWARD_FIXUP;
     if ((fixup && !c.opt.deterministic) || (k == OEQ_CONV_K_DW_REDUCE && !has_dw_reduce)) continue;
+    if (k == OEQ_CONV_K_ADD_I || k == OEQ_CONV_K_ADD_W) {
+      out->kernels.kernel[k] = oeq_add_kernel_desc(names[k], 1);
+      continue;
+    }
     out->kernels.kernel[k] = (oeq_kernel_desc_t){
         .name = names[k],
         .part = 1,

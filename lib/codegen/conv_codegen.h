@@ -50,6 +50,8 @@ enum {
   OEQ_CONV_K_BACKWARD_FIXUP,
   OEQ_CONV_K_DW_REDUCE,
   OEQ_CONV_K_CHECK,
+  OEQ_CONV_K_ADD_I, /* elementwise sums of the double backward (add_kernel.h) */
+  OEQ_CONV_K_ADD_W,
   OEQ_CONV_K_COUNT
 };
 

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "codegen/add_kernel.h"
 #include "codegen/emit_util.h"
 #include "codegen/mma_emit.h"
 #include "problem.h"
@@ -216,6 +217,7 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
     emit_tp_forward_mma(&c);
   else
     emit_tp_forward(&c);
+  emit_add_kernels(&c, 1);
   /* dx, dy on tensor cores where the forward is, and the dw kernel forms dw */
   const int bwd_mma = OEQ_BWD_MMA && fwd_plan && dw_plan && fwd_mma_backward_fits(fwd_plan);
   if (bwd_mma)
@@ -252,6 +254,8 @@ oeq_status_t oeq_codegen_tp(const oeq_schedule_t *s, const oeq_codegen_target_t 
       .shared_bytes = bwd_mma ? fwd_mma_backward_shared_bytes(fwd_plan)
                               : c.bwd_dw_block + (size_t)wpb * c.bwd_per_warp,
       .grid_y = 1};
+  k[OEQ_TP_K_ADD_I] = oeq_add_kernel_desc(OEQ_ADD_I_KERNEL, 1);
+  k[OEQ_TP_K_ADD_W] = oeq_add_kernel_desc(OEQ_ADD_W_KERNEL, 1);
   if (dw_plan)
     k[OEQ_TP_K_DW] = (oeq_kernel_desc_t){.name = OEQ_TP_DW_KERNEL,
                                          .part = 2,

@@ -45,7 +45,16 @@ typedef struct oeq_tp_source {
   oeq_kernel_table_t kernels;
 } oeq_tp_source_t;
 
-enum { OEQ_TP_K_FORWARD, OEQ_TP_K_BACKWARD, OEQ_TP_K_DW, OEQ_TP_K_COUNT };
+/* OEQ_TP_K_ADD_I / _W: elementwise sums of the double backward
+ * (codegen/add_kernel.h), in the forward part. */
+enum {
+  OEQ_TP_K_FORWARD,
+  OEQ_TP_K_BACKWARD,
+  OEQ_TP_K_DW,
+  OEQ_TP_K_ADD_I,
+  OEQ_TP_K_ADD_W,
+  OEQ_TP_K_COUNT
+};
 
 #define OEQ_TP_FORWARD_KERNEL "oeq_tp_forward"
 #define OEQ_TP_BACKWARD_KERNEL "oeq_tp_backward"

@@ -1,0 +1,7 @@
+# tests/double_backward.mk: the second-derivative suite (CPU cases, the
+# conservative-forces test, the e3nn double-backward fixtures when present,
+# and GPU cases that skip themselves without a device).
+CRITERION_SUITES += tests/test_double_backward
+tests_test_double_backward_SOURCES = tests/test_double_backward.c tests/dd_support.c \
+	tests/dd_support.h tests/dd_forces.c tests/dd_fixtures.c tests/fixture_io.c tests/gpu_runtime.c
+EXTRA_DIST += tests/fixtures/gen_double_backward_fixtures.py
