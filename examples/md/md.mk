@@ -18,7 +18,7 @@ MDX_OBJS = examples/md/md_rng.o examples/md/md_domain.o examples/md/md_potential
 	examples/md/md_main.o examples/md/md_gpu.o
 CLEANFILES += examples/md/md $(MDX_OBJS) examples/md/md_rng.mod examples/md/md_domain.mod \
 	examples/md/md_potential.mod
-MDX_FCFLAGS = -std=f2008 -Wall -Werror -O2 -g -I fortran -J examples/md
+MDX_FCFLAGS = -std=f2008 -Wall -Werror -O2 -g -I fortran -J examples/md $(FCFLAGS)
 AM_TESTS_ENVIRONMENT += MPIEXEC='$(MPIEXEC)'; export MPIEXEC;
 
 examples/md/md_rng.o: $(srcdir)/examples/md/md_rng.f90
@@ -34,6 +34,6 @@ examples/md/md_gpu.o: $(srcdir)/examples/md/md_gpu.c
 	$(AM_V_GEN)$(MKDIR_P) examples/md && $(CC) -std=c11 $(WARN_CFLAGS) $(CFLAGS) -c -o $@ \
 	  $(srcdir)/examples/md/md_gpu.c
 examples/md/md: $(MDX_OBJS) liboeqf.la liboeq.la
-	$(AM_V_GEN)$(LIBTOOL) $(AM_V_lt) --tag=FC --mode=link $(MPIFC) $(MDX_FCFLAGS) -no-install \
-	  -o $@ $(MDX_OBJS) liboeqf.la liboeq.la $(LIBS)
+	$(AM_V_GEN)$(LIBTOOL) $(AM_V_lt) --tag=FC --mode=link $(MPIFC) $(MDX_FCFLAGS) $(LDFLAGS) \
+	  -no-install -o $@ $(MDX_OBJS) liboeqf.la liboeq.la $(LIBS)
 endif

@@ -101,6 +101,7 @@ program md
   end select
 
   call potential_free(pot)
+  if (allocated(f)) deallocate(f)
   call MPI_Finalize()
 
 contains
