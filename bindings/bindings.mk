@@ -8,6 +8,10 @@ EXTRA_DIST += bindings/python/oeq.py bindings/python/oeq_abi.py bindings/python/
 	bindings/python/test_python.sh bindings/python/test_torch_gpu.py \
 	bindings/python/test_torch_gpu.sh
 TESTS += bindings/python/test_python.sh bindings/python/test_torch_gpu.sh
+# PyTorch custom ops over the C ABI (oeq_torch.py; torch >= 2.4, e3nn optional).
+EXTRA_DIST += bindings/python/oeq_torch.py bindings/python/test_torch_op.py \
+	bindings/python/test_torch_op.sh
+TESTS += bindings/python/test_torch_op.sh
 
 # One generator writes every binding's raw layer from include/oeq.h (Fortran
 # oeq_c.f90 and oeq_real.inc, Julia abi.jl, Python oeq_abi.py); the outputs

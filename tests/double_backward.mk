@@ -5,3 +5,7 @@ CRITERION_SUITES += tests/test_double_backward
 tests_test_double_backward_SOURCES = tests/test_double_backward.c tests/dd_support.c \
 	tests/dd_support.h tests/dd_forces.c tests/dd_fixtures.c tests/fixture_io.c tests/gpu_runtime.c
 EXTRA_DIST += tests/fixtures/gen_double_backward_fixtures.py
+
+# HIP sources use no warp primitive that is only a fence on AMD wave64
+# (codegen only: no compiler or GPU).
+CRITERION_SUITES += tests/test_hip_lockstep

@@ -139,9 +139,22 @@ def backend_available(backend):
 
 
 def _bytes(s, what):
+    if not isinstance(s, str) and type(s).__name__ == "Irreps":
+        s = str(s)  # e3nn's o3.Irreps: its str() is the irreps string
     if not isinstance(s, str):
         raise TypeError(f"{what} must be a str, not {type(s).__name__}")
     return s.encode("utf-8")
+
+
+def _norm_option(v, enum, what):
+    """An enum value, or e3nn's option name for it ("component", "element", ...)."""
+    if isinstance(v, str):
+        try:
+            return enum[v.upper()]
+        except KeyError:
+            raise ValueError(f"{what} normalization {v!r} is not one of "
+                             f"{[m.name.lower() for m in enum]}") from None
+    return v
 
 
 # ------------------------------------------------------------------ problem
@@ -226,6 +239,9 @@ class Problem:
         return self
 
     def set_normalization(self, irrep=IrrepNorm.COMPONENT, path=PathNorm.ELEMENT):
+        """IrrepNorm / PathNorm values, or e3nn's names ("component", "norm", "none";
+        "element", "path", "none")."""
+        irrep, path = _norm_option(irrep, IrrepNorm, "irrep"), _norm_option(path, PathNorm, "path")
         _check(_lib.oeq_problem_set_normalization(self.handle, int(irrep), int(path)), "set_normalization")
         return self
 
