@@ -405,21 +405,42 @@ def gen_julia(parsed):
         jret = julia_type(ret, enum_types, handle_tags, result=True)
         jargs = [julia_type(t, enum_types, handle_tags) for t, _ in args]
         anames = [julia_name(n) for _, n in args]
-        types = "()" if not jargs else "(" + ", ".join(jargs) + ("," if len(jargs) == 1 else "") + ")"
         o.append("")
         o.append(f"# {c_prototype(ret, name, args)}")
-        o.append(f"{name}({', '.join(anames)}) =")
-        call = f"    ccall(fptr(:{name}), {jret}, {types}"
+        o.extend(pack(f"{name}(", anames, ") =", 0))
+        call = f"    ccall(fptr(:{name}), {jret}, "
+        # A one-type tuple needs its comma: (Cint,)
+        # (99: room for the comma before the arguments)
+        tlines = pack(call + "(", jargs, ",)" if len(jargs) == 1 else ")", 0, 99) if jargs else [call + "()"]
+        o.extend(tlines[:-1])
         if anames:
-            rest = ", ".join(anames) + ")"
-            if len(call) + 2 + len(rest) <= 100:
-                o.append(call + ", " + rest)
+            one = tlines[-1] + ", " + ", ".join(anames) + ")"
+            if len(one) <= 100:
+                o.append(one)
             else:
-                o.append(call + ",")
-                o.append("          " + rest)
+                o.append(tlines[-1] + ",")
+                o.extend(pack(" " * 10, anames, ")", 10))
         else:
-            o.append(call + ")")
+            o.append(tlines[-1] + ")")
     return "\n".join(o) + "\n"
+
+
+def pack(head, items, tail, indent, width=100):
+    """head + items joined by ", " + tail, in lines of at most `width` characters;
+    continuation lines start under the first item (at `indent` where the
+    head is long or an item does not fit there)."""
+    col = len(head) if len(head) <= 60 else indent
+    lines, cur = [], head
+    for k, it in enumerate(items):
+        piece = it + (", " if k + 1 < len(items) else tail)
+        if len(cur) + len(piece.rstrip()) > width and (cur != head or len(head) > 60):
+            lines.append(cur.rstrip())
+            cur = " " * (col if col + len(piece.rstrip()) <= width else indent)
+        cur += piece
+    if not items:
+        cur += tail
+    lines.append(cur)
+    return lines
 
 
 # ------------------------------------------------------------------- Python
@@ -535,20 +556,7 @@ def gen_python(parsed):
     for ret, name, args in functions:
         res = py_type(ret, enum_types, handle_types, result=True)
         items = [py_type(t, enum_types, handle_types) for t, _ in args]
-        head = f'    "{name}": ({res}, ['
-        line = head + ", ".join(items) + "]),"
-        if len(line) <= 100:
-            o.append(line)
-            continue
-        cur = head
-        ind = " " * len(head)
-        for k, it in enumerate(items):
-            piece = it + (", " if k + 1 < len(items) else "]),")
-            if len(cur) + len(piece.rstrip()) > 100 and cur.strip() != head.strip():
-                o.append(cur.rstrip())
-                cur = ind
-            cur += piece
-        o.append(cur)
+        o.extend(pack(f'    "{name}": ({res}, [', items, "]),", 8))
     o.append("}")
     o.append("")
     o.append("")
@@ -561,24 +569,8 @@ def gen_python(parsed):
     o.append("    return lib")
     o.append("")
     o.append("")
-    o.append("__all__ = [" + ", ".join(f'"{n}"' for n in public + ["PROTOTYPES", "bind"]) + "]")
-    text = "\n".join(o) + "\n"
-    return re.sub(r'^(__all__ = \[)(.{90,})$', lambda m: wrap_py_list(m.group(0)), text, flags=re.M)
-
-
-def wrap_py_list(line):
-    head, items = line.split("[", 1)
-    items = items.rstrip("]").split(", ")
-    out, cur = [], head + "["
-    ind = " " * len(cur)
-    for k, it in enumerate(items):
-        piece = it + (", " if k + 1 < len(items) else "]")
-        if len(cur) + len(piece.rstrip()) > 100:
-            out.append(cur.rstrip())
-            cur = ind
-        cur += piece
-    out.append(cur)
-    return "\n".join(out)
+    o.extend(pack("__all__ = [", [f'"{n}"' for n in public + ["PROTOTYPES", "bind"]], "]", 0))
+    return "\n".join(o) + "\n"
 
 
 # --------------------------------------------------------------------- main

@@ -350,6 +350,76 @@ module oeq_c
       type(c_ptr), value :: stream
       integer(c_int) :: res
     end function oeq_conv_backward
+    function oeq_tp_double_backward_workspace_size(plan, batch, bytes) bind(C, &
+        name="oeq_tp_double_backward_workspace_size") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: plan
+      integer(c_int64_t), value :: batch
+      integer(c_size_t), intent(out) :: bytes
+      integer(c_int) :: res
+    end function oeq_tp_double_backward_workspace_size
+    function oeq_tp_double_backward(plan, batch, x, y, w, dz, ddx, ddy, ddw, gx, gy, gw, gdz, &
+        workspace, workspace_bytes, stream) bind(C, name="oeq_tp_double_backward") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: plan
+      integer(c_int64_t), value :: batch
+      type(c_ptr), value :: x
+      type(c_ptr), value :: y
+      type(c_ptr), value :: w
+      type(c_ptr), value :: dz
+      type(c_ptr), value :: ddx
+      type(c_ptr), value :: ddy
+      type(c_ptr), value :: ddw
+      type(c_ptr), value :: gx
+      type(c_ptr), value :: gy
+      type(c_ptr), value :: gw
+      type(c_ptr), value :: gdz
+      type(c_ptr), value :: workspace
+      integer(c_size_t), value :: workspace_bytes
+      type(c_ptr), value :: stream
+      integer(c_int) :: res
+    end function oeq_tp_double_backward
+    function oeq_conv_double_backward_workspace_size(plan, x_rows, z_rows, edges, bytes) bind(C, &
+        name="oeq_conv_double_backward_workspace_size") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: plan
+      integer(c_int64_t), value :: x_rows
+      integer(c_int64_t), value :: z_rows
+      integer(c_int64_t), value :: edges
+      integer(c_size_t), intent(out) :: bytes
+      integer(c_int) :: res
+    end function oeq_conv_double_backward_workspace_size
+    function oeq_conv_double_backward(plan, x_rows, z_rows, edges, x, y, w, dz, ddx, ddy, ddw, &
+        rows, cols, sender_perm, gx, gy, gw, gdz, workspace, workspace_bytes, stream) bind(C, &
+        name="oeq_conv_double_backward") result(res)
+      import
+      implicit none
+      type(c_ptr), value :: plan
+      integer(c_int64_t), value :: x_rows
+      integer(c_int64_t), value :: z_rows
+      integer(c_int64_t), value :: edges
+      type(c_ptr), value :: x
+      type(c_ptr), value :: y
+      type(c_ptr), value :: w
+      type(c_ptr), value :: dz
+      type(c_ptr), value :: ddx
+      type(c_ptr), value :: ddy
+      type(c_ptr), value :: ddw
+      type(c_ptr), value :: rows
+      type(c_ptr), value :: cols
+      type(c_ptr), value :: sender_perm
+      type(c_ptr), value :: gx
+      type(c_ptr), value :: gy
+      type(c_ptr), value :: gw
+      type(c_ptr), value :: gdz
+      type(c_ptr), value :: workspace
+      integer(c_size_t), value :: workspace_bytes
+      type(c_ptr), value :: stream
+      integer(c_int) :: res
+    end function oeq_conv_double_backward
     function oeq_problem_create_symmetric_contraction(irreps_in_per_channel, irreps_out, &
         correlation, num_elements, channels, out) bind(C, &
         name="oeq_problem_create_symmetric_contraction") result(res)

@@ -70,6 +70,8 @@ const ABI_FUNCTIONS = (:oeq_abi_version, :oeq_version, :oeq_status_string, :oeq_
                        :oeq_plan_create_tp, :oeq_plan_create_conv, :oeq_plan_backend,
                        :oeq_plan_destroy, :oeq_tp_forward, :oeq_tp_backward,
                        :oeq_conv_workspace_size, :oeq_conv_forward, :oeq_conv_backward,
+                       :oeq_tp_double_backward_workspace_size, :oeq_tp_double_backward,
+                       :oeq_conv_double_backward_workspace_size, :oeq_conv_double_backward,
                        :oeq_problem_create_symmetric_contraction,
                        :oeq_plan_create_symmetric_contraction, :oeq_symcon_forward,
                        :oeq_symcon_backward)
@@ -101,7 +103,8 @@ oeq_problem_create(irreps_in1, irreps_in2, irreps_out, out) =
 
 # oeq_status_t oeq_problem_add_instruction(oeq_problem_t *p, int i_in1, int i_in2, int i_out, oeq_mode_t mode, int has_weight, double path_weight)
 oeq_problem_add_instruction(p, i_in1, i_in2, i_out, mode, has_weight, path_weight) =
-    ccall(fptr(:oeq_problem_add_instruction), Cint, (Ptr{oeq_problem_s}, Cint, Cint, Cint, Cint, Cint, Cdouble),
+    ccall(fptr(:oeq_problem_add_instruction), Cint, (Ptr{oeq_problem_s}, Cint, Cint, Cint, Cint,
+                                                     Cint, Cdouble),
           p, i_in1, i_in2, i_out, mode, has_weight, path_weight)
 
 # oeq_status_t oeq_problem_set_dtypes(oeq_problem_t *p, oeq_dtype_t irrep_dtype, oeq_dtype_t weight_dtype)
@@ -124,8 +127,8 @@ oeq_problem_set_layout(p, layout) =
 
 # oeq_status_t oeq_problem_set_variances(oeq_problem_t *p, const double *in1_var, const double *in2_var, const double *out_var)
 oeq_problem_set_variances(p, in1_var, in2_var, out_var) =
-    ccall(fptr(:oeq_problem_set_variances), Cint, (Ptr{oeq_problem_s}, Ptr{Cdouble}, Ptr{Cdouble}, Ptr{Cdouble}),
-          p, in1_var, in2_var, out_var)
+    ccall(fptr(:oeq_problem_set_variances), Cint, (Ptr{oeq_problem_s}, Ptr{Cdouble}, Ptr{Cdouble},
+                                                   Ptr{Cdouble}), p, in1_var, in2_var, out_var)
 
 # oeq_status_t oeq_problem_weight_numel(const oeq_problem_t *p, int64_t *out)
 oeq_problem_weight_numel(p, out) =
@@ -147,13 +150,13 @@ oeq_problem_shared_weights(p, shared) =
 
 # oeq_status_t oeq_problem_irreps_count(const oeq_problem_t *p, int64_t *in1, int64_t *in2, int64_t *out)
 oeq_problem_irreps_count(p, in1, in2, out) =
-    ccall(fptr(:oeq_problem_irreps_count), Cint, (Ptr{oeq_problem_s}, Ref{Int64}, Ref{Int64}, Ref{Int64}),
-          p, in1, in2, out)
+    ccall(fptr(:oeq_problem_irreps_count), Cint, (Ptr{oeq_problem_s}, Ref{Int64}, Ref{Int64},
+                                                  Ref{Int64}), p, in1, in2, out)
 
 # oeq_status_t oeq_problem_describe(const oeq_problem_t *p, char *buf, size_t len, size_t *needed)
 oeq_problem_describe(p, buf, len, needed) =
-    ccall(fptr(:oeq_problem_describe), Cint, (Ptr{oeq_problem_s}, Ptr{UInt8}, Csize_t, Ref{Csize_t}),
-          p, buf, len, needed)
+    ccall(fptr(:oeq_problem_describe), Cint, (Ptr{oeq_problem_s}, Ptr{UInt8}, Csize_t,
+                                              Ref{Csize_t}), p, buf, len, needed)
 
 # void oeq_problem_destroy(oeq_problem_t *p)
 oeq_problem_destroy(p) =
@@ -161,12 +164,14 @@ oeq_problem_destroy(p) =
 
 # oeq_status_t oeq_problem_create_fully_connected(const char *in1, const char *in2, const char *out, oeq_problem_t **p)
 oeq_problem_create_fully_connected(in1, in2, out, p) =
-    ccall(fptr(:oeq_problem_create_fully_connected), Cint, (Cstring, Cstring, Cstring, Ref{Ptr{oeq_problem_s}}),
+    ccall(fptr(:oeq_problem_create_fully_connected), Cint, (Cstring, Cstring, Cstring,
+                                                            Ref{Ptr{oeq_problem_s}}),
           in1, in2, out, p)
 
 # oeq_status_t oeq_problem_create_channelwise(const char *in1, const char *in2, const char *filter_out, oeq_problem_t **p)
 oeq_problem_create_channelwise(in1, in2, filter_out, p) =
-    ccall(fptr(:oeq_problem_create_channelwise), Cint, (Cstring, Cstring, Cstring, Ref{Ptr{oeq_problem_s}}),
+    ccall(fptr(:oeq_problem_create_channelwise), Cint, (Cstring, Cstring, Cstring,
+                                                        Ref{Ptr{oeq_problem_s}}),
           in1, in2, filter_out, p)
 
 # oeq_status_t oeq_plan_create_tp(const oeq_problem_t *p, oeq_backend_t b, int device, oeq_plan_t **out)
@@ -176,8 +181,8 @@ oeq_plan_create_tp(p, b, device, out) =
 
 # oeq_status_t oeq_plan_create_conv(const oeq_problem_t *p, oeq_backend_t b, int device, uint32_t flags, oeq_plan_t **out)
 oeq_plan_create_conv(p, b, device, flags, out) =
-    ccall(fptr(:oeq_plan_create_conv), Cint, (Ptr{oeq_problem_s}, Cint, Cint, UInt32, Ref{Ptr{oeq_plan_s}}),
-          p, b, device, flags, out)
+    ccall(fptr(:oeq_plan_create_conv), Cint, (Ptr{oeq_problem_s}, Cint, Cint, UInt32,
+                                              Ref{Ptr{oeq_plan_s}}), p, b, device, flags, out)
 
 # oeq_status_t oeq_plan_backend(const oeq_plan_t *plan, oeq_backend_t *out)
 oeq_plan_backend(plan, out) =
@@ -189,45 +194,92 @@ oeq_plan_destroy(plan) =
 
 # oeq_status_t oeq_tp_forward(const oeq_plan_t *plan, int64_t batch, const void *x, const void *y, const void *w, void *z, void *stream)
 oeq_tp_forward(plan, batch, x, y, w, z, stream) =
-    ccall(fptr(:oeq_tp_forward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
-          plan, batch, x, y, w, z, stream)
+    ccall(fptr(:oeq_tp_forward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                        Ptr{Cvoid}, Ptr{Cvoid}), plan, batch, x, y, w, z, stream)
 
 # oeq_status_t oeq_tp_backward(const oeq_plan_t *plan, int64_t batch, const void *x, const void *y, const void *w, const void *dz, void *dx, void *dy, void *dw, void *stream)
 oeq_tp_backward(plan, batch, x, y, w, dz, dx, dy, dw, stream) =
-    ccall(fptr(:oeq_tp_backward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
+    ccall(fptr(:oeq_tp_backward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Cvoid},
+                                         Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                         Ptr{Cvoid}, Ptr{Cvoid}),
           plan, batch, x, y, w, dz, dx, dy, dw, stream)
 
 # oeq_status_t oeq_conv_workspace_size(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows, int64_t edges, size_t *bytes)
 oeq_conv_workspace_size(plan, x_rows, z_rows, edges, bytes) =
-    ccall(fptr(:oeq_conv_workspace_size), Cint, (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ref{Csize_t}),
-          plan, x_rows, z_rows, edges, bytes)
+    ccall(fptr(:oeq_conv_workspace_size), Cint, (Ptr{oeq_plan_s}, Int64, Int64, Int64,
+                                                 Ref{Csize_t}), plan, x_rows, z_rows, edges, bytes)
 
 # oeq_status_t oeq_conv_forward(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows, int64_t edges, const void *x, const void *y, const void *w, const void *rows, const void *cols, const void *sender_perm, void *z, void *workspace, size_t workspace_bytes, void *stream)
-oeq_conv_forward(plan, x_rows, z_rows, edges, x, y, w, rows, cols, sender_perm, z, workspace, workspace_bytes, stream) =
-    ccall(fptr(:oeq_conv_forward), Cint, (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
-          plan, x_rows, z_rows, edges, x, y, w, rows, cols, sender_perm, z, workspace, workspace_bytes, stream)
+oeq_conv_forward(plan, x_rows, z_rows, edges, x, y, w, rows, cols, sender_perm, z, workspace,
+                 workspace_bytes, stream) =
+    ccall(fptr(:oeq_conv_forward), Cint, (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{Cvoid},
+                                          Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                          Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
+          plan, x_rows, z_rows, edges, x, y, w, rows, cols, sender_perm, z, workspace,
+          workspace_bytes, stream)
 
 # oeq_status_t oeq_conv_backward(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows, int64_t edges, const void *x, const void *y, const void *w, const void *dz, const void *rows, const void *cols, const void *sender_perm, void *dx, void *dy, void *dw, void *workspace, size_t workspace_bytes, void *stream)
-oeq_conv_backward(plan, x_rows, z_rows, edges, x, y, w, dz, rows, cols, sender_perm, dx, dy, dw, workspace, workspace_bytes, stream) =
-    ccall(fptr(:oeq_conv_backward), Cint, (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
-          plan, x_rows, z_rows, edges, x, y, w, dz, rows, cols, sender_perm, dx, dy, dw, workspace, workspace_bytes, stream)
+oeq_conv_backward(plan, x_rows, z_rows, edges, x, y, w, dz, rows, cols, sender_perm, dx, dy, dw,
+                  workspace, workspace_bytes, stream) =
+    ccall(fptr(:oeq_conv_backward), Cint, (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{Cvoid},
+                                           Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                           Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                           Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
+          plan, x_rows, z_rows, edges, x, y, w, dz, rows, cols, sender_perm, dx, dy, dw, workspace,
+          workspace_bytes, stream)
+
+# oeq_status_t oeq_tp_double_backward_workspace_size(const oeq_plan_t *plan, int64_t batch, size_t *bytes)
+oeq_tp_double_backward_workspace_size(plan, batch, bytes) =
+    ccall(fptr(:oeq_tp_double_backward_workspace_size), Cint, (Ptr{oeq_plan_s}, Int64,
+Ref{Csize_t}), plan, batch, bytes)
+
+# oeq_status_t oeq_tp_double_backward(const oeq_plan_t *plan, int64_t batch, const void *x, const void *y, const void *w, const void *dz, const void *ddx, const void *ddy, const void *ddw, void *gx, void *gy, void *gw, void *gdz, void *workspace, size_t workspace_bytes, void *stream)
+oeq_tp_double_backward(plan, batch, x, y, w, dz, ddx, ddy, ddw, gx, gy, gw, gdz, workspace,
+                       workspace_bytes, stream) =
+    ccall(fptr(:oeq_tp_double_backward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Cvoid},
+                                                Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                                Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                                Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
+          plan, batch, x, y, w, dz, ddx, ddy, ddw, gx, gy, gw, gdz, workspace, workspace_bytes,
+          stream)
+
+# oeq_status_t oeq_conv_double_backward_workspace_size(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows, int64_t edges, size_t *bytes)
+oeq_conv_double_backward_workspace_size(plan, x_rows, z_rows, edges, bytes) =
+    ccall(fptr(:oeq_conv_double_backward_workspace_size), Cint, (Ptr{oeq_plan_s}, Int64, Int64,
+Int64, Ref{Csize_t}), plan, x_rows, z_rows, edges, bytes)
+
+# oeq_status_t oeq_conv_double_backward(const oeq_plan_t *plan, int64_t x_rows, int64_t z_rows, int64_t edges, const void *x, const void *y, const void *w, const void *dz, const void *ddx, const void *ddy, const void *ddw, const void *rows, const void *cols, const void *sender_perm, void *gx, void *gy, void *gw, void *gdz, void *workspace, size_t workspace_bytes, void *stream)
+oeq_conv_double_backward(plan, x_rows, z_rows, edges, x, y, w, dz, ddx, ddy, ddw, rows, cols,
+                         sender_perm, gx, gy, gw, gdz, workspace, workspace_bytes, stream) =
+    ccall(fptr(:oeq_conv_double_backward), Cint, (Ptr{oeq_plan_s}, Int64, Int64, Int64, Ptr{Cvoid},
+                                                  Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                                  Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                                  Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                                  Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
+          plan, x_rows, z_rows, edges, x, y, w, dz, ddx, ddy, ddw, rows, cols, sender_perm, gx, gy,
+          gw, gdz, workspace, workspace_bytes, stream)
 
 # oeq_status_t oeq_problem_create_symmetric_contraction(const char *irreps_in_per_channel, const char *irreps_out, int correlation, int64_t num_elements, int64_t channels, oeq_problem_t **out)
-oeq_problem_create_symmetric_contraction(irreps_in_per_channel, irreps_out, correlation, num_elements, channels, out) =
-    ccall(fptr(:oeq_problem_create_symmetric_contraction), Cint, (Cstring, Cstring, Cint, Int64, Int64, Ref{Ptr{oeq_problem_s}}),
+oeq_problem_create_symmetric_contraction(irreps_in_per_channel, irreps_out, correlation,
+                                         num_elements, channels, out) =
+    ccall(fptr(:oeq_problem_create_symmetric_contraction), Cint, (Cstring, Cstring, Cint, Int64,
+Int64, Ref{Ptr{oeq_problem_s}}),
           irreps_in_per_channel, irreps_out, correlation, num_elements, channels, out)
 
 # oeq_status_t oeq_plan_create_symmetric_contraction(const oeq_problem_t *p, oeq_backend_t b, int device, oeq_plan_t **out)
 oeq_plan_create_symmetric_contraction(p, b, device, out) =
-    ccall(fptr(:oeq_plan_create_symmetric_contraction), Cint, (Ptr{oeq_problem_s}, Cint, Cint, Ref{Ptr{oeq_plan_s}}),
-          p, b, device, out)
+    ccall(fptr(:oeq_plan_create_symmetric_contraction), Cint, (Ptr{oeq_problem_s}, Cint, Cint,
+Ref{Ptr{oeq_plan_s}}), p, b, device, out)
 
 # oeq_status_t oeq_symcon_forward(const oeq_plan_t *plan, int64_t batch, const void *x, const int32_t *species, const void *w, void *z, void *stream)
 oeq_symcon_forward(plan, batch, x, species, w, z, stream) =
-    ccall(fptr(:oeq_symcon_forward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Int32}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
+    ccall(fptr(:oeq_symcon_forward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Int32},
+                                            Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
           plan, batch, x, species, w, z, stream)
 
 # oeq_status_t oeq_symcon_backward(const oeq_plan_t *plan, int64_t batch, const void *x, const int32_t *species, const void *w, const void *dz, void *dx, void *dw, void *stream)
 oeq_symcon_backward(plan, batch, x, species, w, dz, dx, dw, stream) =
-    ccall(fptr(:oeq_symcon_backward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Int32}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}),
+    ccall(fptr(:oeq_symcon_backward), Cint, (Ptr{oeq_plan_s}, Int64, Ptr{Cvoid}, Ptr{Int32},
+                                             Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid},
+                                             Ptr{Cvoid}),
           plan, batch, x, species, w, dz, dx, dw, stream)

@@ -29,13 +29,13 @@ must_fail() {
     echo "ok: $1 rejected: $(grep -v '^check_ccalls:\|^warning:' "$tmp/$1.out" | head -1)"
   fi
 }
-must_fail wrong_arg_type 's/(Ptr{oeq_problem_s}, Cint, Cint),$/(Ptr{oeq_problem_s}, Int64, Cint),/' "$abi"
-must_fail missing_arg 's/(Ptr{oeq_problem_s}, Cint, Cint, Cint, Cint, Cint, Cdouble)/(Ptr{oeq_problem_s}, Cint, Cint, Cint, Cint, Cdouble)/' "$abi"
+must_fail wrong_arg_type 's/(Ptr{oeq_problem_s}, Cint, Cint)/(Ptr{oeq_problem_s}, Int64, Cint)/' "$abi"
+must_fail missing_arg 's/Cint, Cdouble)/Cdouble)/' "$abi"
 must_fail wrong_return 's/ccall(fptr(:oeq_version), Cstring, ())/ccall(fptr(:oeq_version), Cint, ())/' "$abi"
 must_fail untyped_handle 's/(Ptr{oeq_plan_s}, Ref{Cint}), plan, out)/(Ptr{Cvoid}, Ref{Cint}), plan, out)/' "$abi"
 must_fail wrong_enum 's/^const OEQ_ERROR_IO = Cint(9)/const OEQ_ERROR_IO = Cint(19)/' "$abi"
 must_fail missing_flag '/^const OEQ_CONV_KAHAN/d' "$abi"
-must_fail size_t_as_int 's/Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),$/Ptr{Cvoid}, Cint, Ptr{Cvoid}),/' "$abi"
+must_fail size_t_as_int 's/Ptr{Cvoid}, Csize_t, Ptr{Cvoid})/Ptr{Cvoid}, Cint, Ptr{Cvoid})/' "$abi"
 must_fail unknown_function 's/oeq_problem_set_layout(p, layout)/oeq_problem_set_layuot(p, layout)/' "$src"
 must_fail wrapper_arity 's/oeq_problem_set_layout(p, layout)/oeq_problem_set_layout(p)/' "$src"
 must_fail cuda_stream_count 's/CuPtr{UInt8}, Csize_t, Ptr{Cvoid}),/CuPtr{UInt8}, Csize_t),/' "$ext"
