@@ -38,6 +38,7 @@ EXTRA_DIST += tests/fixtures
 CRITERION_SUITES =
 include tests/suites.mk
 include tests/fixtures.mk
+include tests/fuzz/fuzz.mk
 include tests/gpu.mk
 include tests/double_backward.mk
 if HAVE_CRITERION
