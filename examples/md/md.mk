@@ -5,7 +5,8 @@
 # The program is compiled with $(MPIFC) (mpifort) and linked through
 # libtool against liboeqf / liboeq, so it cannot use Automake's own rules
 # (those use $(FC)); -no-install gives a real binary for mpiexec.
-MDX_FILES = examples/md/md_rng.f90 examples/md/md_domain.f90 examples/md/md_potential.f90 \
+MDX_FILES = examples/md/md_rng.f90 examples/md/md_domain.f90 examples/md/md_graph.f90 \
+	examples/md/md_edge.f90 examples/md/md_oeqcall.f90 examples/md/md_potential.f90 \
 	examples/md/md_main.f90 examples/md/md_gpu.c
 MDX_TESTS = examples/md/test_md_ranks.sh examples/md/test_md_fd.sh examples/md/test_md_nve.sh \
 	examples/md/test_md_cache.sh
@@ -14,22 +15,32 @@ TESTS += $(MDX_TESTS)
 
 if HAVE_MPI_F08
 check_SCRIPTS += examples/md/md
-MDX_OBJS = examples/md/md_rng.o examples/md/md_domain.o examples/md/md_potential.o \
+MDX_OBJS = examples/md/md_rng.o examples/md/md_domain.o examples/md/md_graph.o \
+	examples/md/md_edge.o examples/md/md_oeqcall.o examples/md/md_potential.o \
 	examples/md/md_main.o examples/md/md_gpu.o
 CLEANFILES += examples/md/md $(MDX_OBJS) examples/md/md_rng.mod examples/md/md_domain.mod \
+	examples/md/md_graph.mod examples/md/md_edge.mod examples/md/md_oeqcall.mod \
 	examples/md/md_potential.mod
 MDX_FCFLAGS = -std=f2008 -Wall -Werror -O2 -g -I fortran -J examples/md $(FCFLAGS)
 AM_TESTS_ENVIRONMENT += MPIEXEC='$(MPIEXEC)'; export MPIEXEC;
 
+# Each object after the modules it uses (module files come with objects).
+MDX_FC = $(AM_V_GEN)$(MKDIR_P) examples/md && $(MPIFC) $(MDX_FCFLAGS) -c -o $@
 examples/md/md_rng.o: $(srcdir)/examples/md/md_rng.f90
-	$(AM_V_GEN)$(MKDIR_P) examples/md && $(MPIFC) $(MDX_FCFLAGS) -c -o $@ $(srcdir)/examples/md/md_rng.f90
+	$(MDX_FC) $(srcdir)/examples/md/md_rng.f90
 examples/md/md_domain.o: $(srcdir)/examples/md/md_domain.f90
-	$(AM_V_GEN)$(MKDIR_P) examples/md && $(MPIFC) $(MDX_FCFLAGS) -c -o $@ $(srcdir)/examples/md/md_domain.f90
+	$(MDX_FC) $(srcdir)/examples/md/md_domain.f90
+examples/md/md_graph.o: $(srcdir)/examples/md/md_graph.f90 examples/md/md_domain.o
+	$(MDX_FC) $(srcdir)/examples/md/md_graph.f90
+examples/md/md_edge.o: $(srcdir)/examples/md/md_edge.f90
+	$(MDX_FC) $(srcdir)/examples/md/md_edge.f90
+examples/md/md_oeqcall.o: $(srcdir)/examples/md/md_oeqcall.f90 $(OEQF_USER_LO)
+	$(MDX_FC) $(srcdir)/examples/md/md_oeqcall.f90
 examples/md/md_potential.o: $(srcdir)/examples/md/md_potential.f90 examples/md/md_rng.o \
-		examples/md/md_domain.o $(OEQF_USER_LO)
-	$(AM_V_GEN)$(MPIFC) $(MDX_FCFLAGS) -c -o $@ $(srcdir)/examples/md/md_potential.f90
+		examples/md/md_domain.o examples/md/md_graph.o examples/md/md_edge.o examples/md/md_oeqcall.o
+	$(MDX_FC) $(srcdir)/examples/md/md_potential.f90
 examples/md/md_main.o: $(srcdir)/examples/md/md_main.f90 examples/md/md_potential.o
-	$(AM_V_GEN)$(MPIFC) $(MDX_FCFLAGS) -c -o $@ $(srcdir)/examples/md/md_main.f90
+	$(MDX_FC) $(srcdir)/examples/md/md_main.f90
 examples/md/md_gpu.o: $(srcdir)/examples/md/md_gpu.c
 	$(AM_V_GEN)$(MKDIR_P) examples/md && $(CC) -std=c11 $(WARN_CFLAGS) $(CFLAGS) -c -o $@ \
 	  $(srcdir)/examples/md/md_gpu.c

@@ -17,7 +17,9 @@
 ! --mode fd: compare the forces with central finite differences of the
 !   energy on a few atoms (all three components).
 ! --backend also comes from MD_BACKEND. With cuda each rank takes the GPU
-! (node-local rank) modulo (GPUs on the node).
+! (node-local rank) modulo (GPUs on the node). cpu-ptr runs the code path
+! of cuda (buffers from md_gpu.c, the type(c_ptr) overloads) on CPU plans
+! with host memory: a test of that path without a GPU.
 program md
   use, intrinsic :: iso_c_binding
   use, intrinsic :: iso_fortran_env, only: dp => real64, error_unit
@@ -37,6 +39,8 @@ program md
       import :: c_int
       integer(c_int), value :: ordinal
     end function md_gpu_open
+    subroutine md_gpu_use_host() bind(C)
+    end subroutine md_gpu_use_host
   end interface
 
   integer :: cells = 3, steps = 100, thermo = 0, channels = 8, seed = 12345
@@ -75,8 +79,10 @@ program md
     end block
     if (.not. oeq_backend_is_available(OEQ_BACKEND_CUDA)) &
         call stop_all('oeq has no CUDA backend here: ' // oeq_error_message())
+  else if (backend_name == 'cpu-ptr') then
+    call md_gpu_use_host()
   else if (backend_name /= 'cpu') then
-    call stop_all('--backend must be cpu or cuda')
+    call stop_all('--backend must be cpu, cuda or cpu-ptr')
   end if
 
   n_atoms = 4 * cells**3
@@ -86,7 +92,8 @@ program md
   call domain_setup(dom, MPI_COMM_WORLD, box, pot%rc, ok, msg)
   if (.not. ok) call stop_all(trim(msg))
   call make_lattice()
-  call potential_init(pot, channels, backend, device, MPI_COMM_WORLD, rank == 0 .or. nranks <= 4)
+  call potential_init(pot, channels, backend, device, backend_name == 'cpu-ptr', MPI_COMM_WORLD, &
+      rank == 0 .or. nranks <= 4)
   if (rank == 0) write(*, '(a,i0,a,i0,a,i0,a,a,a,i0,a,f0.4)') 'md: ', n_atoms, ' atoms, ', nranks, &
       ' ranks, ', channels, ' channels, backend ', trim(backend_name), ', ', cells, &
       ' cells, box ', box(1)
@@ -248,7 +255,7 @@ contains
     if (rank == 0) write(*, '(i6,3es24.15)') 0, energy, ekin0, etot0
     call MPI_Barrier(MPI_COMM_WORLD)
     t0 = MPI_Wtime()
-    pot%t_oeq = 0
+    pot%calls%t_oeq = 0
     do step = 1, steps
       ! Velocity Verlet, mass 1. Ghosts and forces are rebuilt every step.
       do i = 1, dom%nlocal
@@ -278,7 +285,7 @@ contains
           ' max_dev_rel ', max_dev / ekin0, ' drift_rel ', abs(last_mean - first_mean) / ekin0
       write(*, '(a,f0.3,a,f0.2,a,es12.5,a,i0,a,f0.3,a)') 'speed: ', t_loop, ' s, timesteps/s ', &
           steps / t_loop, ' atom-steps/s ', real(n_atoms, dp) * steps / t_loop, ' edges(rank 0) ', &
-          pot%n_edges, ' oeq(rank 0) ', pot%t_oeq, ' s'
+          pot%n_edges, ' oeq(rank 0) ', pot%calls%t_oeq, ' s'
     end if
     if (len_trim(out_file) > 0) call write_forces()
   end subroutine run_md

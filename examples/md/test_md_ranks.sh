@@ -4,7 +4,8 @@
 # (atoms migrate between slabs), then E and F by global id. The only
 # difference allowed is the order of floating-point sums (over edges of a
 # receiver, over ghost contributions, over ranks): 1e-12 relative, E
-# against |E| and F against max |F|.
+# against |E| and F against max |F|. Then the c_ptr code path (the one a
+# GPU run takes) on the CPU, which must match the host path bit for bit.
 . "${OEQ_SRCDIR:-.}/examples/md/md_test_env.sh"
 for n in 1 2 4; do
   md_run $n --cells 5 --steps 10 --out "$md_tmp/f$n" > "$md_tmp/log$n" 2>&1 || {
@@ -27,4 +28,14 @@ for n in 2 4; do
       exit (bad || fm < 0.1 || !(de <= 1e-12 * ae) || !(m <= 1e-12 * fm)) }' "$md_tmp/f1" "$md_tmp/f$n" || {
     echo "FAIL: $n ranks differ from 1 rank"; status=1; }
 done
+# The device-array code path (md_gpu.c buffers, the type(c_ptr) overloads)
+# with host memory and CPU plans: the same plans on the same numbers, so
+# the same bits as the host-array path.
+md_run 2 --cells 5 --steps 10 --backend cpu-ptr --out "$md_tmp/fptr" > "$md_tmp/logptr" 2>&1 || {
+  cat "$md_tmp/logptr"; echo "FAIL: --backend cpu-ptr"; exit 1; }
+if cmp -s "$md_tmp/f2" "$md_tmp/fptr"; then
+  echo "2 ranks, c_ptr path: identical to the host-array path"
+else
+  echo "FAIL: the c_ptr path differs from the host-array path"; status=1
+fi
 exit $status
