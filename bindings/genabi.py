@@ -98,7 +98,8 @@ def parse_header(text):
             nxt = val + 1
         enums.append((name, values))
     macros = []
-    for name, expr in re.findall(r"^[ \t]*#[ \t]*define[ \t]+(OEQ_\w+)[ \t]+(.+?)[ \t]*$", code, flags=re.M):
+    define = r"^[ \t]*#[ \t]*define[ \t]+(OEQ_\w+)[ \t]+(.+?)[ \t]*$"
+    for name, expr in re.findall(define, code, flags=re.M):
         expr = expr.strip()
         m = re.fullmatch(r"\(?\s*(\d+)u?\s*<<\s*(\d+)\s*\)?", expr)
         if m:
@@ -109,7 +110,8 @@ def parse_header(text):
     handles = [(name, tag) for tag, name in handles]
     functions = []
     flat = " ".join(code.split())
-    for ret, name, args in re.findall(r"OEQ_API\s+([\w\s\*]+?)\s*\b(oeq_\w+)\s*\(([^)]*)\)\s*;", flat):
+    prototype = r"OEQ_API\s+([\w\s\*]+?)\s*\b(oeq_\w+)\s*\(([^)]*)\)\s*;"
+    for ret, name, args in re.findall(prototype, flat):
         arglist = []
         if args.strip() != "void":
             for a in args.split(","):
@@ -120,7 +122,8 @@ def parse_header(text):
         functions.append((" ".join(ret.replace("*", " * ").split()), name, arglist))
     declared = len(re.findall(r"^\s*OEQ_API\b", code, flags=re.M))
     if declared != len(functions):
-        fail(f"read {len(functions)} of {declared} OEQ_API declarations (one prototype per statement)")
+        fail(f"read {len(functions)} of {declared} OEQ_API declarations "
+             "(one prototype per statement)")
     return enums, macros, functions, handles
 
 
@@ -390,17 +393,7 @@ def gen_julia(parsed):
         o.append(f"mutable struct {julia_handle(tag)} end  # {name}")
     o.append("")
     o.append("# Every function of oeq.h, in header order (looked up by __init__).")
-    names = [f":{name}" for _, name, _ in functions]
-    lines, cur = [], "const ABI_FUNCTIONS = ("
-    for k, n in enumerate(names):
-        piece = n + ("," if k + 1 < len(names) else ")")
-        if len(cur) + 1 + len(piece) > 96:
-            lines.append(cur)
-            cur = "                       " + piece
-        else:
-            cur += ("" if cur.endswith("(") else " ") + piece
-    lines.append(cur if names else "const ABI_FUNCTIONS = ()")
-    o.extend(lines)
+    o.extend(pack("const ABI_FUNCTIONS = (", [f":{name}" for _, name, _ in functions], ")", 4))
     for ret, name, args in functions:
         jret = julia_type(ret, enum_types, handle_tags, result=True)
         jargs = [julia_type(t, enum_types, handle_tags) for t, _ in args]
@@ -409,9 +402,10 @@ def gen_julia(parsed):
         o.append(f"# {c_prototype(ret, name, args)}")
         o.extend(pack(f"{name}(", anames, ") =", 0))
         call = f"    ccall(fptr(:{name}), {jret}, "
-        # A one-type tuple needs its comma: (Cint,)
-        # (99: room for the comma before the arguments)
-        tlines = pack(call + "(", jargs, ",)" if len(jargs) == 1 else ")", 0, 99) if jargs else [call + "()"]
+        # A one-type tuple needs its comma, (Cint,); width 99 leaves room for
+        # the comma before the arguments.
+        tail = ",)" if len(jargs) == 1 else ")"
+        tlines = pack(call + "(", jargs, tail, 0, 99) if jargs else [call + "()"]
         o.extend(tlines[:-1])
         if anames:
             one = tlines[-1] + ", " + ", ".join(anames) + ")"
@@ -561,7 +555,7 @@ def gen_python(parsed):
     o.append("")
     o.append("")
     o.append("def bind(lib):")
-    o.append('    """Sets restype and argtypes of every function of oeq.h on lib (a ctypes.CDLL)."""')
+    o.append('    """Sets restype and argtypes of every function of oeq.h on lib (a CDLL)."""')
     o.append("    for name, (res, args) in PROTOTYPES.items():")
     o.append("        fn = getattr(lib, name)")
     o.append("        fn.restype = res")

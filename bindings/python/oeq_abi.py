@@ -192,7 +192,7 @@ PROTOTYPES = {
 
 
 def bind(lib):
-    """Sets restype and argtypes of every function of oeq.h on lib (a ctypes.CDLL)."""
+    """Sets restype and argtypes of every function of oeq.h on lib (a CDLL)."""
     for name, (res, args) in PROTOTYPES.items():
         fn = getattr(lib, name)
         fn.restype = res

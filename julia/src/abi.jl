@@ -59,12 +59,11 @@ mutable struct oeq_plan_s end  # oeq_plan_t
 
 # Every function of oeq.h, in header order (looked up by __init__).
 const ABI_FUNCTIONS = (:oeq_abi_version, :oeq_version, :oeq_status_string, :oeq_last_error,
-                       :oeq_backend_available, :oeq_problem_create,
-                       :oeq_problem_add_instruction, :oeq_problem_set_dtypes,
-                       :oeq_problem_set_shared_weights, :oeq_problem_set_normalization,
-                       :oeq_problem_set_layout, :oeq_problem_set_variances,
-                       :oeq_problem_weight_numel, :oeq_problem_dims, :oeq_problem_dtypes,
-                       :oeq_problem_shared_weights, :oeq_problem_irreps_count,
+                       :oeq_backend_available, :oeq_problem_create, :oeq_problem_add_instruction,
+                       :oeq_problem_set_dtypes, :oeq_problem_set_shared_weights,
+                       :oeq_problem_set_normalization, :oeq_problem_set_layout,
+                       :oeq_problem_set_variances, :oeq_problem_weight_numel, :oeq_problem_dims,
+                       :oeq_problem_dtypes, :oeq_problem_shared_weights, :oeq_problem_irreps_count,
                        :oeq_problem_describe, :oeq_problem_destroy,
                        :oeq_problem_create_fully_connected, :oeq_problem_create_channelwise,
                        :oeq_plan_create_tp, :oeq_plan_create_conv, :oeq_plan_backend,
