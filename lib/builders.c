@@ -73,7 +73,7 @@ oeq_status_t oeq_build_fully_connected(const char *in1, const char *in2, const c
         int r = rank_of(__builtin_ctz(m), a->parity * b->parity);
         for (int k = g.start[r]; k < g.start[r + 1]; k++) hits[n++] = g.index[k];
       }
-      qsort(hits, (size_t)n, sizeof *hits, cmp_int);
+      if (n > 1) qsort(hits, (size_t)n, sizeof *hits, cmp_int);
       for (int k = 0; k < n && s == OEQ_SUCCESS; k++) {
         oeq_instruction_t ins = {i1, i2, hits[k], OEQ_MODE_UVW, 1, 1.0};
         s = oeq_problem_append(p, &ins, err);
