@@ -14,8 +14,11 @@ OMPI_ALLOW_RUN_AS_ROOT=1
 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 OMPI_MCA_rmaps_base_oversubscribe=1
 OMPI_MCA_btl_vader_single_copy_mechanism=none
+# One node: shared memory only (no UCX / InfiniBand probing).
+OMPI_MCA_pml=ob1
+OMPI_MCA_btl=self,vader
 export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base_oversubscribe \
-  OMPI_MCA_btl_vader_single_copy_mechanism
+  OMPI_MCA_btl_vader_single_copy_mechanism OMPI_MCA_pml OMPI_MCA_btl
 # Under ASan (CI's sanitizer leg): Open MPI keeps allocations until exit,
 # many of them in plugins it has unloaded by then (so no suppression can
 # name them). Leak detection is off for these runs; ASan's memory errors

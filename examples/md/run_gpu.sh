@@ -2,6 +2,8 @@
 # run_gpu.sh: the MD example on CUDA, 1 and 2 ranks (one GPU per rank, by
 # node-local rank). Builds nothing: MD points at a built examples/md/md.
 #   MD=build/examples/md/md sh examples/md/run_gpu.sh
+# On a machine without Open MPI or the gfortran runtime, stage everything
+# with stage_gpu_run.sh and run OUTDIR/run.sh instead.
 # Knobs (environment): MD, MPIEXEC, CELLS (FCC cells per side: 4 CELLS^3
 # atoms; default 10 = 4000 atoms), CHANNELS (default 32), STEPS (timed run,
 # default 200), BACKEND (default cuda; cpu for a dry run of the script).
@@ -26,8 +28,11 @@ OMPI_ALLOW_RUN_AS_ROOT=1
 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 OMPI_MCA_rmaps_base_oversubscribe=1
 OMPI_MCA_btl_vader_single_copy_mechanism=none
+# One node: shared memory only (no UCX / InfiniBand probing).
+OMPI_MCA_pml=ob1
+OMPI_MCA_btl=self,vader
 export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base_oversubscribe \
-  OMPI_MCA_btl_vader_single_copy_mechanism
+  OMPI_MCA_btl_vader_single_copy_mechanism OMPI_MCA_pml OMPI_MCA_btl
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oeq-md-gpu.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 OEQ_CACHE_DIR="$tmp/cache"
