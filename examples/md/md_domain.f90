@@ -35,6 +35,8 @@ module md_domain
     integer :: rank = 0, nranks = 1, left = 0, right = 0
     real(dp) :: box(3) = 0, lo(3) = 0, hi(3) = 0, rc = 0
     integer :: nlocal = 0, nghost = 0
+    ! Atoms this rank handed to its neighbours so far (domain_exchange).
+    integer :: n_sent = 0
     real(dp), allocatable :: x(:, :), v(:, :)
     integer, allocatable :: gid(:)
     type(swap_t) :: swap(6)
@@ -154,6 +156,7 @@ contains
       end if
     end do
     d%nlocal = nkeep
+    d%n_sent = d%n_sent + nl + nr
     call shift_data(d, sl, nl, d%left, d%right, 11, rr)
     call shift_data(d, sr, nr, d%right, d%left, 12, rl)
     call take(rr)

@@ -245,7 +245,7 @@ contains
   subroutine run_md()
     real(dp) :: ekin, ekin0, etot0, t0, t_loop, max_dev, first_mean, last_mean
     real(dp), allocatable :: etot(:)
-    integer :: step, i, w
+    integer :: step, i, w, n_moved
     allocate(etot(0:steps))
     call forces()
     ekin0 = kinetic()
@@ -273,6 +273,9 @@ contains
     end do
     call MPI_Barrier(MPI_COMM_WORLD)
     t_loop = MPI_Wtime() - t0
+    call MPI_Reduce(dom%n_sent, n_moved, 1, MPI_INTEGER, MPI_SUM, 0, MPI_COMM_WORLD)
+    if (rank == 0) write(*, '(a,i0,a,i0)') 'domain: atoms moved between ranks ', n_moved, &
+        ', ghosts on rank 0 ', dom%nghost
     if (rank == 0 .and. steps > 0) then
       ! Energy conservation: the largest excursion from E_tot(0), and the
       ! drift (mean over the last tenth of the run minus the first tenth),

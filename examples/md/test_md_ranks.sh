@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_md_ranks.sh: the MD example gives the same energy and forces on 1, 2
 # and 4 ranks (CPU backend, float64): 500 atoms, 10 velocity-Verlet steps
-# (atoms migrate between slabs), then E and F by global id. The only
+# (some atoms must change ranks: checked), then E and F by global id. The only
 # difference allowed is the order of floating-point sums (over edges of a
 # receiver, over ghost contributions, over ranks): 1e-12 relative, E
 # against |E| and F against max |F|. Then the c_ptr code path (the one a
@@ -10,6 +10,10 @@
 for n in 1 2 4; do
   md_run $n --cells 5 --steps 10 --out "$md_tmp/f$n" > "$md_tmp/log$n" 2>&1 || {
     cat "$md_tmp/log$n"; echo "FAIL: $n ranks"; exit 1; }
+  grep '^domain:' "$md_tmp/log$n"
+  if [ $n -gt 1 ] && ! grep -q '^domain: atoms moved between ranks [1-9]' "$md_tmp/log$n"; then
+    echo "FAIL: no atom changed ranks on $n ranks: migration untested"; exit 1
+  fi
   lines=$(wc -l < "$md_tmp/f$n")
   [ "$lines" -eq 501 ] || { echo "FAIL: $n ranks wrote $lines lines, expected 501"; exit 1; }
 done
