@@ -118,6 +118,36 @@ static void add_warp_sum(const conv_ctx_t *c, int is_dx, int64_t off, int64_t mu
   }
 }
 
+/* dy of a uvu path with one y channel (mul2 == 1: every MACE / NequIP
+ * convolution) has a compile-time index per component, so each lane can
+ * keep its partial sums in registers (dyl<k>) across the path's channel
+ * chunks and across paths, and the warp reduce each component once per
+ * edge instead of once per path and chunk (a dependent shuffle chain for
+ * every component of every path). It pays where a path has several chunks
+ * (mul1 > the warp): mace-large's backward 14.2 -> 10.4 ms; with one chunk
+ * a path (nequip-lips) the registers cost a block per SM in deterministic
+ * mode and more time than the shuffles saved (bench/NOTES.md run AP).
+ * Rows of up to 32 y components: a register each. */
+#define DY_REGISTERS_MAX 32
+
+static int dy_in_registers(const conv_ctx_t *c, const oeq_path_t *p) {
+  return p->mode == OEQ_MODE_UVU && p->mul2 == 1 && p->mul1 > c->e.warp_size &&
+         c->e.s->y_dim <= DY_REGISTERS_MAX;
+}
+
+/* Which y components some path accumulates in registers. */
+static void dy_register_set(const conv_ctx_t *c, int used[DY_REGISTERS_MAX]) {
+  for (int k = 0; k < DY_REGISTERS_MAX; k++) used[k] = 0;
+  for (int i = 0; i < c->e.s->n_paths; i++) {
+    const oeq_path_t *p = &c->e.s->paths[i];
+    int ua[64], ub[64], uc[64];
+    if (!dy_in_registers(c, p)) continue;
+    emit_used_indices(p, ua, ub, uc);
+    for (int b = 0; b < p->d2; b++)
+      if (ub[b]) used[p->y_offset + b] = 1;
+  }
+}
+
 static void emit_direct(const conv_ctx_t *c, const oeq_path_t *p) {
   int ua[64], ub[64], uc[64];
   emit_used_indices(p, ua, ub, uc);
@@ -172,7 +202,12 @@ static void emit_direct(const conv_ctx_t *c, const oeq_path_t *p) {
     case OEQ_MODE_UVU:
       for (int a = 0; a < p->d1; a++)
         if (ua[a]) oeq_sb_printf(sb, "  dxa%d += %sgx%d;\n", a, wt ? "wv * " : "", a);
-      add_warp_sum(c, 0, p->y_offset, p->mul2, p->d2, ub, "v", "gy", scale);
+      if (dy_in_registers(c, p)) {
+        for (int b = 0; b < p->d2; b++)
+          if (ub[b]) oeq_sb_printf(sb, "  dyl%lld += %sgy%d;\n", (long long)p->y_offset + b, wt ? "wv * " : "", b);
+      } else {
+        add_warp_sum(c, 0, p->y_offset, p->mul2, p->d2, ub, "v", "gy", scale);
+      }
       oeq_sb_puts(sb, "  }\n  if (act) {\n");
       add_own(c, 1, p->x_offset, p->mul1, p->d1, ua, "u", "dxa", NULL);
       oeq_sb_puts(sb, "  }\n");
@@ -408,6 +443,10 @@ void emit_conv_backward(const conv_ctx_t *c) {
                   "  [[maybe_unused]] const oeq_wt *__restrict__ wr = w + e * %lld;\n"
                   "  [[maybe_unused]] oeq_wt *__restrict__ dwr = dw + e * %lld;\n",
                   wn, wn);
+  int dy_regs[DY_REGISTERS_MAX];
+  dy_register_set(c, dy_regs);
+  for (int k = 0; k < DY_REGISTERS_MAX; k++)
+    if (dy_regs[k]) oeq_sb_printf(sb, "  oeq_ct dyl%d = (oeq_ct)0;\n", k);
   oeq_sb_puts(sb, "  (void)dzr;\n  OEQ_SYNCWARP();\n");
   for (int i = 0; i < s->n_paths; i++) {
     const oeq_path_t *p = &s->paths[i];
@@ -421,6 +460,10 @@ void emit_conv_backward(const conv_ctx_t *c) {
       emit_direct(c, p);
     oeq_sb_puts(sb, "  OEQ_SYNCWARP();\n");
   }
+  for (int k = 0; k < DY_REGISTERS_MAX; k++)
+    if (dy_regs[k])
+      oeq_sb_printf(sb, "  { const oeq_ct ws = oeq_warp_sum(dyl%d); if (lane == 0) dys[%d] += ws; }\n", k, k);
+  oeq_sb_puts(sb, "  OEQ_SYNCWARP();\n");
   oeq_sb_printf(sb, "  oeq_store_row(dy + e * %lld, dys, %lld, lane);\n  OEQ_SYNCWARP();\n  }\n", yd, yd);
   oeq_sb_puts(sb, "  OEQ_SYNCWARP();\n  if (cur >= 0) {\n");
   emit_dx_flush(c);
