@@ -21,29 +21,36 @@ module md_edge
 
 contains
 
-  ! R = f_env W B and dR/dd for one layer's weights wr(:, n_basis).
+  ! R = f_env W B and dR/dd for one layer's weights wr(:, n_basis), for all
+  ! edges at once (dist(e) -> w(:, e), dwdd(:, e)): two matrix products.
   subroutine radial(wr, rc, dist, w, dwdd)
-    real(dp), intent(in) :: wr(:, :), rc, dist
-    real(dp), intent(out) :: w(:), dwdd(:)
-    real(dp) :: b(n_basis), db(n_basis), x, env, denv, k, c
-    integer :: n
+    real(dp), intent(in) :: wr(:, :), rc, dist(:)
+    real(dp), intent(out) :: w(:, :), dwdd(:, :)
+    real(dp), allocatable :: b(:, :), db(:, :), env(:), denv(:)
+    real(dp) :: x, k, c
+    integer :: n, e
+    allocate(b(n_basis, size(dist)), db(n_basis, size(dist)), env(size(dist)), denv(size(dist)))
     c = sqrt(2 / rc)
-    do n = 1, n_basis
-      k = n * pi / rc
-      b(n) = c * sin(k * dist) / dist
-      db(n) = c * (k * cos(k * dist) / dist - sin(k * dist) / dist**2)
+    do e = 1, size(dist)
+      do n = 1, n_basis
+        k = n * pi / rc
+        b(n, e) = c * sin(k * dist(e)) / dist(e)
+        db(n, e) = c * (k * cos(k * dist(e)) / dist(e) - sin(k * dist(e)) / dist(e)**2)
+      end do
+      x = dist(e) / rc
+      env(e) = 0
+      denv(e) = 0
+      if (x < 1) then
+        env(e) = 1 - 28 * x**6 + 48 * x**7 - 21 * x**8
+        denv(e) = (-168 * x**5 + 336 * x**6 - 168 * x**7) / rc
+      end if
     end do
-    x = dist / rc
-    if (x < 1) then
-      env = 1 - 28 * x**6 + 48 * x**7 - 21 * x**8
-      denv = (-168 * x**5 + 336 * x**6 - 168 * x**7) / rc
-    else
-      env = 0
-      denv = 0
-    end if
     w = matmul(wr, b)
-    dwdd = denv * w + env * matmul(wr, db)
-    w = env * w
+    dwdd = matmul(wr, db)
+    do e = 1, size(dist)
+      dwdd(:, e) = denv(e) * w(:, e) + env(e) * dwdd(:, e)
+      w(:, e) = env(e) * w(:, e)
+    end do
   end subroutine radial
 
   ! e3nn's real spherical harmonics of a unit vector, l = 0..2, component

@@ -165,7 +165,8 @@ contains
     integer(c_int32_t), allocatable :: rows(:), cols(:), perm(:)
     real(dp), allocatable :: rv(:, :), y(:, :), w1(:, :), w2(:, :), dw1dd(:, :), dw2dd(:, :)
     real(dp), allocatable :: dy(:, :), dwa(:, :), dwb(:, :), fall(:, :)
-    real(dp) :: e_local, dist
+    real(dp), allocatable :: dist(:)
+    real(dp) :: e_local
     integer :: na, ne, e
     na = d%nlocal + d%nghost
     call neighbours(d, pot%rc, rows, cols, rv)
@@ -173,13 +174,14 @@ contains
     pot%n_edges = ne
     call sender_sort(cols, na, perm)
     allocate(y(y_dim, ne), w1(pot%w1_n, ne), w2(pot%w2_n, ne), dw1dd(pot%w1_n, ne), &
-        dw2dd(pot%w2_n, ne), dy(y_dim, ne), dwa(pot%w1_n, ne), dwb(pot%w2_n, ne), fall(3, na))
+        dw2dd(pot%w2_n, ne), dy(y_dim, ne), dwa(pot%w1_n, ne), dwb(pot%w2_n, ne), fall(3, na), &
+        dist(ne))
     do e = 1, ne
-      dist = norm2(rv(:, e))
-      y(:, e) = sph(rv(:, e) / dist)
-      call radial(pot%wr1, pot%rc, dist, w1(:, e), dw1dd(:, e))
-      call radial(pot%wr2, pot%rc, dist, w2(:, e), dw2dd(:, e))
+      dist(e) = norm2(rv(:, e))
+      y(:, e) = sph(rv(:, e) / dist(e))
     end do
+    call radial(pot%wr1, pot%rc, dist, w1, dw1dd)
+    call radial(pot%wr2, pot%rc, dist, w2, dw2dd)
     e_local = 0
     dy = 0
     dwa = 0
