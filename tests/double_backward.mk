@@ -4,7 +4,8 @@
 CRITERION_SUITES += tests/test_double_backward
 tests_test_double_backward_SOURCES = tests/test_double_backward.c tests/dd_support.c \
 	tests/dd_support.h tests/dd_forces.c tests/dd_fixtures.c tests/fixture_io.c tests/gpu_runtime.c
-EXTRA_DIST += tests/fixtures/gen_double_backward_fixtures.py
+EXTRA_DIST += tests/fixtures/gen_double_backward_fixtures.py tests/fixtures/dd_manifest.txt \
+	tests/fixtures/dd_channelwise.bin tests/fixtures/dd_fctp_shared.bin tests/fixtures/dd_uvu_mixed.bin
 
 # HIP sources use no warp primitive that is only a fence on AMD wave64
 # (codegen only: no compiler or GPU).
