@@ -9,6 +9,7 @@ MDX_FILES = examples/md/md_rng.f90 examples/md/md_domain.f90 examples/md/md_grap
 	examples/md/md_edge.f90 examples/md/md_oeqcall.f90 examples/md/md_potential.f90 \
 	examples/md/md_main.f90 examples/md/md_gpu.c
 MDX_TESTS = examples/md/test_md_ranks.sh examples/md/test_md_fd.sh examples/md/test_md_nve.sh \
+	examples/md/test_md_rotation.sh \
 	examples/md/test_md_cache.sh
 EXTRA_DIST += $(MDX_FILES) $(MDX_TESTS) examples/md/md_test_env.sh examples/md/run_gpu.sh \
 	examples/md/stage_gpu_run.sh

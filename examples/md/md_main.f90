@@ -10,12 +10,15 @@
 !   mpirun -n 2 examples/md/md [--backend cpu|cuda] [--cells N] [--steps S]
 !       [--dt DT] [--temp T] [--noise A] [--channels C] [--thermo K]
 !       [--mode md|fd] [--out FILE] [--no-pair] [--no-ml] [--fd-h H]
+!       [--rotate 0..3] [--seed N]
 !
 ! --mode md (default): run S steps and print the energies every K steps,
 !   the energy conservation figures and the speed; --out FILE writes the
 !   final energy and the forces by global id (for the rank-count check).
 ! --mode fd: compare the forces with central finite differences of the
 !   energy on a few atoms (all three components).
+! --rotate K: start from the configuration turned by a rotation that maps
+!   the cubic box onto itself (K = 1, 2, 3): the energy must not change.
 ! --backend also comes from MD_BACKEND. With cuda each rank takes the GPU
 ! (node-local rank) modulo (GPUs on the node). cpu-ptr runs the code path
 ! of cuda (buffers from md_gpu.c, the type(c_ptr) overloads) on CPU plans
@@ -43,7 +46,7 @@ program md
     end subroutine md_gpu_use_host
   end interface
 
-  integer :: cells = 3, steps = 100, thermo = 0, channels = 8, seed = 12345
+  integer :: cells = 3, steps = 100, thermo = 0, channels = 8, seed = 12345, rotate = 0
   real(dp) :: dt = 0.005_dp, temp = 0.05_dp, noise = 0.03_dp, fd_h = 1.0e-5_dp
   character(len=512) :: mode = 'md', backend_name = 'cpu'
   character(len=512) :: out_file = ''
@@ -169,6 +172,8 @@ contains
         read(val, *, iostat=ios) channels
       case ('--seed')
         read(val, *, iostat=ios) seed
+      case ('--rotate')
+        read(val, *, iostat=ios) rotate
       case ('--dt')
         read(val, *, iostat=ios) dt
       case ('--temp')
@@ -183,14 +188,22 @@ contains
       if (ios /= 0) call stop_all('bad value for ' // trim(key) // ': ' // trim(val))
       i = i + 2
     end do
-    if (cells < 1 .or. steps < 0 .or. channels < 1 .or. dt <= 0 .or. temp < 0 .or. noise < 0) &
-        call stop_all('--cells, --channels >= 1; --steps >= 0; --dt > 0; --temp, --noise >= 0')
+    if (cells < 1 .or. steps < 0 .or. channels < 1 .or. dt <= 0 .or. temp < 0 .or. noise < 0 &
+        .or. rotate < 0 .or. rotate > 3) call stop_all('--cells, --channels >= 1; --steps >= 0; ' // &
+        '--dt > 0; --temp, --noise >= 0; --rotate 0..3')
   end subroutine parse_args
 
   ! Every rank walks the whole lattice and keeps its slab's atoms.
   subroutine make_lattice()
     real(dp), parameter :: basis(3, 4) = reshape([0.0_dp, 0.0_dp, 0.0_dp, 0.5_dp, 0.5_dp, 0.0_dp, &
         0.5_dp, 0.0_dp, 0.5_dp, 0.0_dp, 0.5_dp, 0.5_dp], [3, 4])
+    ! Proper rotations that map the cube onto itself: none, 90 degrees
+    ! about z, 120 degrees about (1, 1, 1), 90 degrees about x.
+    real(dp), parameter :: rot(3, 3, 0:3) = reshape([ &
+        1, 0, 0, 0, 1, 0, 0, 0, 1, &
+        0, 1, 0, -1, 0, 0, 0, 0, 1, &
+        0, 1, 0, 0, 0, 1, 1, 0, 0, &
+        1, 0, 0, 0, 0, 1, 0, -1, 0], [3, 3, 4]) * 1.0_dp
     real(dp) :: a, x(3), v(3), vsum(3), vmean(3)
     integer :: i, j, k, b, id, c
     logical :: moved
@@ -204,9 +217,12 @@ contains
             x = a * ([i, j, k] + basis(:, b))
             do c = 1, 3
               x(c) = x(c) + noise * gaussian(seed, id, c)
-              x(c) = x(c) - box(c) * floor(x(c) / box(c))
               v(c) = sqrt(temp) * gaussian(seed + 1, id, c)
             end do
+            ! A symmetry of the cubic box, about its centre (--rotate).
+            x = matmul(rot(:, :, rotate), x - box / 2) + box / 2
+            v = matmul(rot(:, :, rotate), v)
+            x = x - box * floor(x / box)
             if (x(1) >= box(1)) x(1) = x(1) - box(1)
             if (domain_owner(dom, x(1)) == rank) call domain_add(dom, id, x, v)
           end do

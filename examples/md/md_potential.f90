@@ -12,8 +12,9 @@
 !   update     s = m1 / n_avg; h1 = [tanh(A0 s0 + b0), A1 s1, A2 s2]
 !              (channel mixing per l: equivariant)
 !   halo       h1 of the ghosts comes from their owners (forward_comm)
-!   layer 2    m2 = conv(h1, Y, R2): uvu to 0e only (3C invariants)
-!   readout    E_i = k_ml (p . h1_0e + q . tanh(m2 / n_avg))
+!   layer 2    m2 = conv(h1, Y, R2): uvu to 0e+1o+2e (11 paths)
+!   readout    E_i = k_ml (p . h1_0e + q . tanh(t_0e) + sum_g r_g tanh(|t_g|^2))
+!              with t = m2 / n_avg, g over its 1o and 2e blocks
 !   pair       + sum_j A (1 - d/rc)^4 / 2: a short repulsive core (as MACE's
 !              optional ZBL term) keeps atoms of a random model apart.
 ! Forces: the gradient of E flows back through oeq's conv_backward (dx, dy,
@@ -52,7 +53,7 @@ module md_potential
     type(oeq_plan) :: plan1, plan2
     integer :: z1_dim = 0, w1_n = 0, x2_dim = 0, z2_dim = 0, w2_n = 0
     real(dp), allocatable :: emb(:), wr1(:, :), wr2(:, :), a0(:, :), a1(:, :), a2(:, :), b0(:)
-    real(dp), allocatable :: p_out(:), q_out(:)
+    real(dp), allocatable :: p_out(:), q_out(:), r_out(:)
     type(oeq_calls_t) :: calls
     integer :: n_edges = 0
   end type potential_t
@@ -80,8 +81,9 @@ contains
     pot%backend = backend
     pot%device = device
     pot%calls%via_ptr = via_ptr .or. backend /= OEQ_BACKEND_CPU
-    allocate(pot%emb(nc), pot%wr1(3 * nc, n_basis), pot%wr2(3 * nc, n_basis), pot%a0(nc, nc), &
-        pot%a1(nc, nc), pot%a2(nc, nc), pot%b0(nc), pot%p_out(nc), pot%q_out(3 * nc))
+    allocate(pot%emb(nc), pot%wr1(3 * nc, n_basis), pot%wr2(11 * nc, n_basis), pot%a0(nc, nc), &
+        pot%a1(nc, nc), pot%a2(nc, nc), pot%b0(nc), pot%p_out(nc), pot%q_out(3 * nc), &
+        pot%r_out(8 * nc))
     do i = 1, nc
       pot%emb(i) = 1 + 0.5_dp * gaussian(seed, 1, i)
       pot%b0(i) = 0.1_dp * gaussian(seed, 2, i)
@@ -96,6 +98,13 @@ contains
       pot%q_out(i) = gaussian(seed, 7, i) / sqrt(real(3 * nc, dp))
       do j = 1, n_basis
         pot%wr1(i, j) = 2 * gaussian(seed, 8, (i - 1) * n_basis + j) / sqrt(real(n_basis, dp))
+      end do
+    end do
+    do i = 1, 8 * nc
+      pot%r_out(i) = gaussian(seed, 10, i) / sqrt(real(8 * nc, dp))
+    end do
+    do i = 1, 11 * nc
+      do j = 1, n_basis
         pot%wr2(i, j) = 2 * gaussian(seed, 9, (i - 1) * n_basis + j) / sqrt(real(n_basis, dp))
       end do
     end do
@@ -129,7 +138,7 @@ contains
     write(s2, '(3(i0,a))') pot%nc, 'x0e+', pot%nc, 'x1o+', pot%nc, 'x2e'
     call p1%create_channelwise(trim(s1), '0e+1o+2e', '0e+1o+2e')
     call p1%set_dtypes(OEQ_FLOAT64, OEQ_FLOAT64)
-    call p2%create_channelwise(trim(s2), '0e+1o+2e', '0e')
+    call p2%create_channelwise(trim(s2), '0e+1o+2e', '0e+1o+2e')
     call p2%set_dtypes(OEQ_FLOAT64, OEQ_FLOAT64)
     call p1%dims(xd, yd, zd)
     pot%z1_dim = int(zd)
@@ -139,8 +148,10 @@ contains
     pot%z2_dim = int(zd)
     pot%w2_n = int(p2%weight_numel())
     ! What the node update and the readout assume about the layouts.
-    if (pot%z1_dim /= 9 * pot%nc .or. pot%x2_dim /= 9 * pot%nc .or. pot%z2_dim /= 3 * pot%nc &
-        .or. pot%w1_n /= 3 * pot%nc .or. pot%w2_n /= 3 * pot%nc .or. yd /= y_dim) &
+    ! Layer 2 has 11 paths: 3 to 0e (l x l), 4 to 1o, 4 to 2e; its output
+    ! is sorted: 3C scalars, then 4C vectors, then 4C l = 2 blocks.
+    if (pot%z1_dim /= 9 * pot%nc .or. pot%x2_dim /= 9 * pot%nc .or. pot%z2_dim /= 35 * pot%nc &
+        .or. pot%w1_n /= 3 * pot%nc .or. pot%w2_n /= 11 * pot%nc .or. yd /= y_dim) &
         call md_die('unexpected problem dimensions')
     call pot%plan1%create_conv(p1, pot%backend, pot%device, OEQ_CONV_DETERMINISTIC, stat=st)
     if (st == OEQ_SUCCESS) &
@@ -225,9 +236,7 @@ contains
     call conv_fwd(pot%calls, pot%plan2, h1, b_w2, w2, y, rows, cols, perm, z2)
     allocate(dz2(pot%z2_dim, nl))
     do i = 1, nl
-      e = e + pot%k_ml * (dot_product(pot%p_out, h1(1:nc, i)) + &
-          sum(pot%q_out * tanh(z2(:, i) / pot%n_avg)))
-      dz2(:, i) = pot%k_ml * pot%q_out * (1 - tanh(z2(:, i) / pot%n_avg)**2) / pot%n_avg
+      call readout(pot, h1(1:nc, i), z2(:, i), e, dz2(:, i))
     end do
     ! Backward through layer 2, then the ghosts' dh1 back to their owners.
     allocate(dh1(pot%x2_dim, na), dy1(size(dy, 1), size(dy, 2)))
@@ -274,6 +283,40 @@ contains
       fall(:, i) = fall(:, i) + g
     end do
   end subroutine edge_forces
+
+  ! One atom's energy from h1's scalars and t = m2 / n_avg, added to e, and
+  ! dE/dm2. Invariants of t: its 3C scalars and the squared norms of its 4C
+  ! vectors and 4C l = 2 blocks, each through tanh (a bounded energy). The
+  ! vectors and l = 2 blocks come from paths such as 1o x 2e -> 1o and
+  ! 2e x 2e -> 2e, so the energy is rotation invariant only if Y and oeq's
+  ! Clebsch-Gordan coefficients follow the same convention (test_md_rotation.sh).
+  subroutine readout(pot, h0, m2, e, dm2)
+    type(potential_t), intent(in) :: pot
+    real(dp), intent(in) :: h0(:), m2(:)
+    real(dp), intent(inout) :: e
+    real(dp), intent(out) :: dm2(:)
+    real(dp) :: t(size(m2)), s, th
+    integer :: nc, g, o, l
+    nc = pot%nc
+    t = m2 / pot%n_avg
+    e = e + pot%k_ml * (dot_product(pot%p_out, h0) + sum(pot%q_out * tanh(t(1:3 * nc))))
+    dm2(1:3 * nc) = pot%k_ml * pot%q_out * (1 - tanh(t(1:3 * nc))**2)
+    do g = 1, 8 * nc
+      ! Block g: 4C blocks of 3 after the scalars, then 4C blocks of 5.
+      if (g <= 4 * nc) then
+        l = 3
+        o = 3 * nc + 3 * (g - 1)
+      else
+        l = 5
+        o = 15 * nc + 5 * (g - 4 * nc - 1)
+      end if
+      s = sum(t(o + 1:o + l)**2)
+      th = tanh(s)
+      e = e + pot%k_ml * pot%r_out(g) * th
+      dm2(o + 1:o + l) = pot%k_ml * pot%r_out(g) * (1 - th**2) * 2 * t(o + 1:o + l)
+    end do
+    dm2 = dm2 / pot%n_avg
+  end subroutine readout
 
   ! h1 from s = m1 / n_avg (one atom). Blocks of s and h1 are [mul][2l+1]
   ! (oeq's mul_ir layout): component m of channel c of the block at offset
