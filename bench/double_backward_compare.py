@@ -70,7 +70,10 @@ def main():
     for label, in1, in2, target, dt in PROBLEMS:
         dtype = torch.float64 if dt == "f64" else torch.float32
         irreps_out, ins = mace_channelwise(in1, in2, target)
+        # built in the dtype it runs in: a float32-built module keeps float32-rounded w3j
+        torch.set_default_dtype(dtype)
         ref = o3.TensorProduct(in1, in2, irreps_out, ins, shared_weights=False, internal_weights=False)
+        torch.set_default_dtype(torch.float32)
         ref = ref.to(device=dev, dtype=dtype)
         tp = oeq_torch.TensorProduct(o3.Irreps(in1), o3.Irreps(in2), irreps_out, ins, shared_weights=False)
         g = torch.Generator(device=dev).manual_seed(1)

@@ -170,7 +170,7 @@ def against_e3nn(device):
 
 def plain_binding():
     # e3nn's option strings (and o3.Irreps where e3nn is there) in the ctypes binding
-    p = oeq.Problem("2x0e+1o", "0e+1o", "2x0e+2x1o", [(0, 0, 0, "uvw"), (1, 1, 1, "uvw")])
+    p = oeq.Problem("2x0e+1o", "0e+1o", "2x0e+2x1o", [(0, 0, 0, "uvw"), (1, 1, 0, "uvw"), (0, 1, 1, "uvw")])
     p.set_normalization("norm", "path")
     d = p.describe
     text = str(d() if callable(d) else d)
@@ -182,7 +182,7 @@ def plain_binding():
         check(True, "plain binding: a bad normalization name raises")
     if o3 is not None:
         q = oeq.Problem(o3.Irreps("2x0e+1o"), o3.Irreps("0e+1o"), o3.Irreps("2x0e+2x1o"),
-                        [(0, 0, 0, "uvw"), (1, 1, 1, "uvw")])
+                        [(0, 0, 0, "uvw"), (1, 1, 0, "uvw"), (0, 1, 1, "uvw")])
         check(q.dims == p.dims, "plain binding: o3.Irreps accepted")
 
 
