@@ -429,7 +429,8 @@ OEQ_API oeq_status_t oeq_conv_workspace_size(const oeq_plan_t *plan, int64_t x_r
   BEGIN;
   if (!plan) return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "plan is NULL");
   if (plan->kind != OEQ_PLAN_CONV)
-    return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "not a convolution plan; make it with oeq_plan_create_conv");
+    return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "this is a %s plan; a convolution plan comes from oeq_plan_create_conv",
+                plan->kind == OEQ_PLAN_TP ? "tensor-product" : "symmetric-contraction");
   if (!bytes) return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "out pointer is NULL");
   if (x_rows < 0 || z_rows < 0 || edges < 0)
     return FAIL(OEQ_ERROR_INVALID_ARGUMENT, "counts must be >= 0");
