@@ -24,3 +24,10 @@ bench_kernel_info_SOURCES = bench/kernel_info.c
 bench_kernel_info_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/tests
 bench_kernel_info_LDADD = liboeq_core.la -lm
 bench_kernel_info_LDFLAGS = $(OPENMP_CFLAGS)
+
+# The symmetric contraction's generated kernels, checked against the CPU and
+# timed (MACE-large's product basis) through the driver table directly.
+noinst_PROGRAMS += bench/bench_symcon
+bench_bench_symcon_SOURCES = bench/bench_symcon.c
+bench_bench_symcon_LDADD = liboeq_core.la -lm
+bench_bench_symcon_LDFLAGS = $(OPENMP_CFLAGS)

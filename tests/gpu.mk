@@ -4,6 +4,8 @@
 # themselves where a compiler or a device is missing.
 # Each case runs once per runtime (tests/gpu_runtime.h).
 CRITERION_SUITES += tests/test_rtc_compile tests/test_gpu tests/test_gpu_conv
+# The symmetric contraction's generated source (NVRTC, hiprtc).
+CRITERION_SUITES += tests/test_symcon_rtc
 tests_test_gpu_SOURCES = tests/test_gpu.c tests/gpu_runtime.c
 tests_test_gpu_conv_SOURCES = tests/test_gpu_conv.c tests/gpu_runtime.c
 EXTRA_DIST += tests/gpu_cases.h tests/anchors.h tests/gpu_runtime.h
