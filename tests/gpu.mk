@@ -8,4 +8,7 @@ CRITERION_SUITES += tests/test_rtc_compile tests/test_gpu tests/test_gpu_conv
 CRITERION_SUITES += tests/test_symcon_rtc
 tests_test_gpu_SOURCES = tests/test_gpu.c tests/gpu_runtime.c
 tests_test_gpu_conv_SOURCES = tests/test_gpu_conv.c tests/gpu_runtime.c
+# Symmetric-contraction plans on a GPU against the CPU plan.
+CRITERION_SUITES += tests/test_symcon_gpu
+tests_test_symcon_gpu_SOURCES = tests/test_symcon_gpu.c tests/gpu_runtime.c
 EXTRA_DIST += tests/gpu_cases.h tests/anchors.h tests/gpu_runtime.h

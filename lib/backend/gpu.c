@@ -28,7 +28,7 @@ typedef struct part_job {
   const oeq_gpu_device_t *dev;
   char *source;
   int warp_size;
-  const char *what; /* for OEQ_LOG */
+  char what[48]; /* for OEQ_LOG and messages */
   void *image;
   size_t size;
   int cached;
@@ -61,13 +61,13 @@ static char *part_source(const char *text, int part, int n_parts) {
 static oeq_status_t compile_parts(const oeq_gpu_driver_t *drv, const oeq_gpu_device_t *dev,
                                   const char *text, int n_parts, int warp_size, const char *kind,
                                   part_job_t job[OEQ_MAX_PARTS], oeq_error_t *err) {
-  static const char *const names[2][OEQ_MAX_PARTS] = {{"TP forward", "TP backward"},
-                                                      {"conv", "conv"}};
   memset(job, 0, sizeof(part_job_t) * OEQ_MAX_PARTS);
   for (int i = 0; i < n_parts; i++) {
     job[i] = (part_job_t){.drv = drv, .dev = dev, .warp_size = warp_size,
-                          .source = part_source(text, i + 1, n_parts),
-                          .what = names[strcmp(kind, "tp") != 0][i]};
+                          .source = part_source(text, i + 1, n_parts)};
+    /* Part 1 holds the forward kernels, the others the backward ones. */
+    snprintf(job[i].what, sizeof job[i].what, "%s%s", kind,
+             n_parts == 1 ? "" : i == 0 ? " forward" : " backward");
     if (!job[i].source) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory preparing kernel source");
   }
   pthread_t thread[OEQ_MAX_PARTS];
@@ -193,6 +193,19 @@ static oeq_status_t tp_generate(const oeq_plan_t *plan, oeq_gpu_plan_t *gp, char
   return OEQ_SUCCESS;
 }
 
+static const char *kind_name(oeq_plan_kind_t kind) {
+  return kind == OEQ_PLAN_CONV ? "conv" : kind == OEQ_PLAN_SYMCON ? "symmetric contraction" : "TP";
+}
+
+static oeq_status_t generate(const oeq_plan_t *plan, oeq_gpu_plan_t *gp, char **text,
+                             oeq_kernel_table_t *table, int *warp_size, oeq_error_t *err) {
+  switch (plan->kind) {
+    case OEQ_PLAN_CONV: return oeq_gpu_conv_generate(plan, gp, text, table, warp_size, err);
+    case OEQ_PLAN_SYMCON: return oeq_gpu_symcon_generate(plan, gp, text, table, warp_size, err);
+    default: return tp_generate(plan, gp, text, table, warp_size, err);
+  }
+}
+
 static oeq_status_t gpu_plan_init(const oeq_gpu_driver_t *drv, oeq_plan_t *plan, oeq_error_t *err) {
   oeq_gpu_plan_t *gp = calloc(1, sizeof *gp);
   if (!gp) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory creating a %s plan", drv->name);
@@ -201,12 +214,8 @@ static oeq_status_t gpu_plan_init(const oeq_gpu_driver_t *drv, oeq_plan_t *plan,
   char *text = NULL;
   oeq_kernel_table_t table = {0};
   int warp_size = 0;
-  if (st == OEQ_SUCCESS) {
-    st = plan->kind == OEQ_PLAN_CONV ? oeq_gpu_conv_generate(plan, gp, &text, &table, &warp_size, err)
-                                     : tp_generate(plan, gp, &text, &table, &warp_size, err);
-  }
-  if (st == OEQ_SUCCESS)
-    st = build(gp, text, &table, warp_size, plan->kind == OEQ_PLAN_CONV ? "conv" : "tp", err);
+  if (st == OEQ_SUCCESS) st = generate(plan, gp, &text, &table, &warp_size, err);
+  if (st == OEQ_SUCCESS) st = build(gp, text, &table, warp_size, kind_name(plan->kind), err);
   free(text);
   if (st != OEQ_SUCCESS) {
     release(gp);
@@ -297,6 +306,24 @@ static oeq_status_t gpu_dd_call(const oeq_plan_t *plan, const oeq_dd_args_t *arg
   return st_;
 }
 
+static oeq_status_t gpu_symcon_forward(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                       const int32_t *species, const void *w, void *z, void *stream,
+                                       oeq_error_t *err) {
+  GPU_CALL(plan, gp, err);
+  st_ = oeq_gpu_symcon_forward(gp, batch, x, species, w, z, stream, err);
+  gp->drv->leave(gp->ctx, token_);
+  return st_;
+}
+
+static oeq_status_t gpu_symcon_backward(const oeq_plan_t *plan, int64_t batch, const void *x,
+                                        const int32_t *species, const void *w, const void *dz,
+                                        void *dx, void *dw, void *stream, oeq_error_t *err) {
+  GPU_CALL(plan, gp, err);
+  st_ = oeq_gpu_symcon_backward(gp, batch, x, species, w, dz, dx, dw, stream, err);
+  gp->drv->leave(gp->ctx, token_);
+  return st_;
+}
+
 static oeq_status_t gpu_conv_call(const oeq_plan_t *plan, const oeq_conv_args_t *args, int backward,
                                   oeq_error_t *err) {
   GPU_CALL(plan, gp, err);
@@ -357,6 +384,7 @@ static oeq_status_t hip_plan_init(oeq_plan_t *plan, oeq_error_t *err) {
     .conv_forward = gpu_conv_forward, .conv_backward = gpu_conv_backward, \
     .dd_workspace_size = oeq_gpu_dd_workspace_size,                       \
     .tp_double_backward = gpu_dd_call, .conv_double_backward = gpu_dd_call, \
+    .symcon_forward = gpu_symcon_forward, .symcon_backward = gpu_symcon_backward, \
   }
 
 static const oeq_backend_ops_t cuda_ops = GPU_OPS("cuda", cuda_available, cuda_plan_init);

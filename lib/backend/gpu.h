@@ -93,7 +93,8 @@ typedef struct oeq_gpu_plan {
   oeq_gpu_device_t dev;
   void *module[OEQ_MAX_PARTS];
   oeq_gpu_kernel_t kernel[OEQ_MAX_KERNELS]; /* by the generator's role */
-  /* TP: dw is zeroed first (shared weights: blocks add partial sums) */
+  /* TP (shared weights), symmetric contraction: dw is zeroed first,
+   * since blocks add partial sums into it */
   size_t zero_dw_bytes;
   /* conv: the compute type's size, forward warps per segment, and whether
    * every call validates its indices first (OEQ_CONV_CHECK) */
@@ -138,6 +139,17 @@ oeq_status_t oeq_gpu_conv_forward(const oeq_plan_t *plan, const oeq_conv_args_t 
                                   oeq_error_t *err);
 oeq_status_t oeq_gpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t *a,
                                    oeq_error_t *err);
+
+/* The symmetric contraction (gpu_symcon.c); calls run with the plan's
+ * device current. */
+oeq_status_t oeq_gpu_symcon_generate(const oeq_plan_t *plan, oeq_gpu_plan_t *gp, char **text,
+                                     oeq_kernel_table_t *table, int *warp_size, oeq_error_t *err);
+oeq_status_t oeq_gpu_symcon_forward(const oeq_gpu_plan_t *gp, int64_t batch, const void *x,
+                                    const int32_t *species, const void *w, void *z, void *stream,
+                                    oeq_error_t *err);
+oeq_status_t oeq_gpu_symcon_backward(const oeq_gpu_plan_t *gp, int64_t batch, const void *x,
+                                     const int32_t *species, const void *w, const void *dz,
+                                     void *dx, void *dw, void *stream, oeq_error_t *err);
 
 /* Test hook: text appended to every generated source before it is
  * compiled (NULL: none), e.g. a deliberate error to exercise the compile
