@@ -4,29 +4,11 @@
  * It is the reference every GPU result is checked against. */
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "backend.h"
 #include "checked.h"
 #include "cpu_kernels.h"
-
-static int max_threads(void) {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-static int thread_id(void) {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
+#include "cpu_threads.h"
 
 static int cpu_available(int device, oeq_error_t *err) {
   (void)device;
@@ -65,7 +47,7 @@ typedef struct {
 } scratch_t;
 
 static oeq_status_t scratch_alloc(const oeq_schedule_t *s, scratch_t *sc, oeq_error_t *err) {
-  sc->threads = max_threads();
+  sc->threads = oeq_cpu_max_threads();
   /* Row widths are bounded by the irreps caps; weight_numel only by int64_t. */
   int64_t n;
   size_t bytes;
@@ -122,7 +104,7 @@ static oeq_status_t cpu_tp_forward(const oeq_plan_t *plan, int64_t batch, const 
   if (scratch_alloc(s, &sc, err) != OEQ_SUCCESS) return err->status;
 #pragma omp parallel
   {
-    row_scratch_t r = scratch_rows(s, &sc, thread_id());
+    row_scratch_t r = scratch_rows(s, &sc, oeq_cpu_thread_id());
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < batch; b++) {
       load_inputs(s, x, b, y, b, w, b, &r);
@@ -158,7 +140,7 @@ static oeq_status_t cpu_tp_backward(const oeq_plan_t *plan, int64_t batch, const
     memset(scratch_rows(s, &sc, t).dw, 0, (size_t)s->weight_numel * sizeof(double));
 #pragma omp parallel
   {
-    row_scratch_t r = scratch_rows(s, &sc, thread_id());
+    row_scratch_t r = scratch_rows(s, &sc, oeq_cpu_thread_id());
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < batch; b++) {
       load_inputs(s, x, b, y, b, w, b, &r);

@@ -7,14 +7,12 @@
  * before anything is written. The workspace holds the buckets. */
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "checked.h"
 #include "conv_workspace.h"
 #include "cpu_conv.h"
 #include "cpu_kernels.h"
+#include "cpu_threads.h"
 
 typedef struct {
   int64_t *start; /* n_buckets + 1 */
@@ -115,22 +113,6 @@ static conv_rows_t thread_rows(const oeq_schedule_t *s, double *block, int t) {
   return r;
 }
 
-static int thread_count(void) {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-static int thread_index(void) {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 static const void *at(const void *base, int64_t row, int64_t width, oeq_dtype_t t) {
   return (const char *)base + (size_t)(row * width) * oeq_dtype_size(t);
 }
@@ -160,7 +142,7 @@ static oeq_status_t prepare(const oeq_plan_t *plan, const oeq_conv_args_t *a, in
   if (s == OEQ_SUCCESS) s = oeq_cpu_conv_workspace_size(plan, a->x_rows, a->z_rows, a->edges, &want, err);
   if (s != OEQ_SUCCESS) return s;
   int64_t per_thread = per_thread_doubles(plan->schedule), doubles;
-  if (per_thread < 0 || oeq_mul_i64(per_thread, thread_count(), &doubles) ||
+  if (per_thread < 0 || oeq_mul_i64(per_thread, oeq_cpu_max_threads(), &doubles) ||
       oeq_bytes(doubles, sizeof(double), &scratch))
     return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
                     "the CPU scratch rows (weight_numel = %lld) overflow a size",
@@ -195,7 +177,7 @@ oeq_status_t oeq_cpu_conv_forward(const oeq_plan_t *plan, const oeq_conv_args_t 
   bucket_edges(a->rows, wide, a->z_rows, a->edges, ws, &by_receiver);
 #pragma omp parallel
   {
-    conv_rows_t r = thread_rows(s, block, thread_index());
+    conv_rows_t r = thread_rows(s, block, oeq_cpu_thread_id());
 #pragma omp for schedule(dynamic, 16)
     for (int64_t row = 0; row < a->z_rows; row++) {
       memset(r.acc, 0, (size_t)s->z_dim * sizeof(double));
@@ -225,12 +207,12 @@ oeq_status_t oeq_cpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t
   if (st != OEQ_SUCCESS) return st;
   buckets_t by_sender;
   bucket_edges(a->cols, wide, a->x_rows, a->edges, ws, &by_sender);
-  int threads = thread_count();
+  int threads = oeq_cpu_max_threads();
   for (int t = 0; t < threads; t++)
     memset(thread_rows(s, block, t).dw, 0, (size_t)s->weight_numel * sizeof(double));
 #pragma omp parallel
   {
-    conv_rows_t r = thread_rows(s, block, thread_index());
+    conv_rows_t r = thread_rows(s, block, oeq_cpu_thread_id());
     /* Static chunks: which thread sums which senders into its shared-dw
      * partial must not depend on timing, or dw changes from run to run. */
 #pragma omp for schedule(static, 16)

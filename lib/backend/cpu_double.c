@@ -17,30 +17,12 @@
  * output element has one writer and sums run in a fixed order. */
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "checked.h"
 #include "cpu_conv.h"
 #include "cpu_double.h"
 #include "cpu_kernels.h"
-
-static int n_threads(void) {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-static int this_thread(void) {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
+#include "cpu_threads.h"
 
 /* One thread's canonical rows. s* are sinks: the gradient a backward call
  * forms that the identities above do not use (written, never read). */
@@ -57,7 +39,7 @@ typedef struct {
 
 /* 4 x rows, 4 y rows, 4 weight rows, 3 z rows per thread. */
 static oeq_status_t scratch_alloc(const oeq_schedule_t *s, dd_scratch_t *sc, oeq_error_t *err) {
-  sc->threads = n_threads();
+  sc->threads = oeq_cpu_max_threads();
   int64_t w4, n;
   size_t bytes;
   if (oeq_mul_i64(s->weight_numel, 4, &w4) ||
@@ -228,7 +210,7 @@ oeq_status_t oeq_cpu_tp_double_backward(const oeq_plan_t *plan, const oeq_dd_arg
   for (int t = 0; t < sc.threads; t++) zero(rows_of(s, &sc, t).gw, s->weight_numel);
 #pragma omp parallel
   {
-    dd_rows_t r = rows_of(s, &sc, this_thread());
+    dd_rows_t r = rows_of(s, &sc, oeq_cpu_thread_id());
     /* static: which thread sums which rows into its shared-gw partial must
      * not depend on timing */
 #pragma omp for schedule(static)
@@ -300,7 +282,7 @@ oeq_status_t oeq_cpu_conv_double_backward(const oeq_plan_t *plan, const oeq_dd_a
   oeq_cpu_conv_bucket(a->rows, wide, a->z_rows, a->edges, ws, &start, &edge);
 #pragma omp parallel
   {
-    dd_rows_t r = rows_of(s, &sc, this_thread());
+    dd_rows_t r = rows_of(s, &sc, oeq_cpu_thread_id());
 #pragma omp for schedule(dynamic, 16)
     for (int64_t row = 0; row < a->z_rows; row++) {
       zero(r.gdz, s->z_dim);
@@ -317,7 +299,7 @@ oeq_status_t oeq_cpu_conv_double_backward(const oeq_plan_t *plan, const oeq_dd_a
   for (int t = 0; t < sc.threads; t++) zero(rows_of(s, &sc, t).gw, s->weight_numel);
 #pragma omp parallel
   {
-    dd_rows_t r = rows_of(s, &sc, this_thread());
+    dd_rows_t r = rows_of(s, &sc, oeq_cpu_thread_id());
 #pragma omp for schedule(static, 16)
     for (int64_t sender = 0; sender < a->x_rows; sender++) {
       zero(r.gx, s->x_dim);

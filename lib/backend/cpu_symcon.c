@@ -6,29 +6,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "cpu_kernels.h"
+#include "cpu_threads.h"
 #include "problem.h"
 #include "symcon.h"
-
-static int n_threads(void) {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-static int this_thread(void) {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
 
 /* Every species index in range, before anything is written. */
 static oeq_status_t check_species(const oeq_symcon_t *sc, int64_t batch, const int32_t *species,
@@ -126,7 +108,7 @@ oeq_status_t oeq_cpu_symcon_forward(const oeq_plan_t *plan, int64_t batch, const
   double *W = NULL;
   if (s == OEQ_SUCCESS) s = load_weights(sc, w, &W, err);
   if (s != OEQ_SUCCESS) return s;
-  int threads = n_threads();
+  int threads = oeq_cpu_max_threads();
   int64_t per = sc->x_dim + sc->z_dim;
   double *scratch = malloc((size_t)(threads * per + 1) * sizeof *scratch);
   if (!scratch) {
@@ -135,7 +117,7 @@ oeq_status_t oeq_cpu_symcon_forward(const oeq_plan_t *plan, int64_t batch, const
   }
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < batch; b++) {
-    double *xr = scratch + this_thread() * per, *zr = xr + sc->x_dim;
+    double *xr = scratch + oeq_cpu_thread_id() * per, *zr = xr + sc->x_dim;
     oeq_cpu_load_flat(row_in(x, b, sc->x_dim, sc->irrep_dtype), sc->irrep_dtype, sc->x_dim, xr);
     row_forward(sc, xr, W, species[b], zr);
     oeq_cpu_store_flat(zr, sc->irrep_dtype, sc->z_dim, row_out(z, b, sc->z_dim, sc->irrep_dtype));
@@ -154,7 +136,7 @@ oeq_status_t oeq_cpu_symcon_backward(const oeq_plan_t *plan, int64_t batch, cons
   double *W = NULL;
   if (s == OEQ_SUCCESS) s = load_weights(sc, w, &W, err);
   if (s != OEQ_SUCCESS) return s;
-  int threads = n_threads();
+  int threads = oeq_cpu_max_threads();
   int64_t nw = dw ? sc->weight_numel : 0;
   int64_t per = 2 * sc->x_dim + sc->z_dim + nw;
   double *scratch = calloc((size_t)(threads * per + 1), sizeof *scratch);
@@ -164,7 +146,7 @@ oeq_status_t oeq_cpu_symcon_backward(const oeq_plan_t *plan, int64_t batch, cons
   }
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < batch; b++) {
-    double *xr = scratch + this_thread() * per, *dzr = xr + sc->x_dim, *dxr = dzr + sc->z_dim,
+    double *xr = scratch + oeq_cpu_thread_id() * per, *dzr = xr + sc->x_dim, *dxr = dzr + sc->z_dim,
            *dW = dw ? dxr + sc->x_dim : NULL;
     oeq_cpu_load_flat(row_in(x, b, sc->x_dim, sc->irrep_dtype), sc->irrep_dtype, sc->x_dim, xr);
     oeq_cpu_load_flat(row_in(dz, b, sc->z_dim, sc->irrep_dtype), sc->irrep_dtype, sc->z_dim, dzr);
