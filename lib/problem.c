@@ -70,44 +70,6 @@ void oeq_problem_free(oeq_problem_t *p) {
   free(p);
 }
 
-static double *copy_doubles(const double *src, int n) {
-  double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
-  if (v && n > 0) memcpy(v, src, (size_t)n * sizeof *v);
-  return v;
-}
-
-oeq_status_t oeq_problem_clone(const oeq_problem_t *p, oeq_problem_t **copy, oeq_error_t *err) {
-  oeq_problem_t *c = calloc(1, sizeof *c);
-  if (!c) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory copying a problem");
-  *c = *p;
-  c->in1 = c->in2 = c->out = (oeq_irreps_t){0, NULL};
-  c->instructions = NULL;
-  c->in1_var = c->in2_var = c->out_var = NULL;
-  c->symcon = NULL;
-  oeq_status_t s = oeq_irreps_copy(&p->in1, &c->in1, err);
-  if (s == OEQ_SUCCESS && p->symcon) s = oeq_symcon_clone(p->symcon, &c->symcon, err);
-  if (s == OEQ_SUCCESS) s = oeq_irreps_copy(&p->in2, &c->in2, err);
-  if (s == OEQ_SUCCESS) s = oeq_irreps_copy(&p->out, &c->out, err);
-  if (s == OEQ_SUCCESS) {
-    c->instructions = malloc((size_t)(p->n_instructions > 0 ? p->n_instructions : 1) *
-                             sizeof *c->instructions);
-    c->in1_var = copy_doubles(p->in1_var, p->in1.len);
-    c->in2_var = copy_doubles(p->in2_var, p->in2.len);
-    c->out_var = copy_doubles(p->out_var, p->out.len);
-    if (!c->instructions || !c->in1_var || !c->in2_var || !c->out_var)
-      s = oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory copying a problem");
-    else if (p->n_instructions > 0)
-      memcpy(c->instructions, p->instructions, (size_t)p->n_instructions * sizeof *c->instructions);
-    c->capacity = p->n_instructions;
-  }
-  if (s != OEQ_SUCCESS) {
-    oeq_problem_free(c);
-    return s;
-  }
-  *copy = c;
-  return OEQ_SUCCESS;
-}
-
 /* Largest accepted path_weight: alpha * path_weight stays far from DBL_MAX
  * (alpha <= 49^2 / fan-in), leaving room for variances. */
 #define PATH_WEIGHT_MAX 1e200

@@ -48,7 +48,6 @@ oeq_status_t oeq_problem_new(const char *in1, const char *in2, const char *out,
 /* Validates against the irreps (indices, parity, triangle, multiplicities),
  * the instruction cap and the weight total (which must fit in int64_t). */
 oeq_status_t oeq_problem_append(oeq_problem_t *p, const oeq_instruction_t *ins, oeq_error_t *err);
-oeq_status_t oeq_problem_clone(const oeq_problem_t *p, oeq_problem_t **copy, oeq_error_t *err);
 void oeq_problem_free(oeq_problem_t *p);
 
 /* e3nn's path_shape product: weights this instruction takes if weighted. */
