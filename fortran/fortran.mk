@@ -9,7 +9,7 @@
 EXTRA_DIST += fortran/oeq_real.inc.tpl fortran/oeq_real.inc fortran/oeq-fortran.pc.in \
 	fortran/tests/test_fortran_vs_c.sh fortran/tests/test_fortran_errors.sh \
 	fortran/tests/test_fortran_final.sh fortran/tests/test_fortran_example.sh \
-	fortran/tests/test_fortran_gpu.sh
+	fortran/tests/test_fortran_gpu.sh fortran/tests/test_fortran_symcon.sh
 
 # oeq_c.f90 and oeq_real.inc are generated (bindings/genabi.py) and committed;
 # bindings/test_genabi.sh fails when they drift from oeq.h.
@@ -56,7 +56,7 @@ fortran/oeq-fortran.pc: $(srcdir)/fortran/oeq-fortran.pc.in Makefile
 # and run by the .sh tests; -no-install gives real binaries for valgrind.
 OEQF_CHECK_PROGS = fortran/tests/fdriver fortran/tests/cdriver fortran/tests/test_errors \
 	fortran/tests/test_errstop fortran/tests/test_final fortran/examples/md_conv \
-	fortran/tests/test_gpu
+	fortran/tests/test_gpu fortran/tests/test_symcon
 EXTRA_PROGRAMS = $(OEQF_CHECK_PROGS)
 check_SCRIPTS += $(OEQF_CHECK_PROGS)
 CLEANFILES += $(OEQF_CHECK_PROGS)
@@ -89,6 +89,10 @@ fortran_tests_test_gpu_SOURCES = fortran/tests/test_gpu.f90 fortran/tests/gpu_me
 fortran_tests_test_gpu_FCFLAGS = $(OEQF_PROG_FLAGS)
 fortran_tests_test_gpu_LDADD = $(OEQF_PROG_LIBS)
 fortran_tests_test_gpu_LDFLAGS = -no-install
+fortran_tests_test_symcon_SOURCES = fortran/tests/test_symcon.f90
+fortran_tests_test_symcon_FCFLAGS = $(OEQF_PROG_FLAGS)
+fortran_tests_test_symcon_LDADD = $(OEQF_PROG_LIBS)
+fortran_tests_test_symcon_LDFLAGS = -no-install
 fortran_tests_cdriver_SOURCES = fortran/tests/cdriver.c
 fortran_tests_cdriver_CPPFLAGS = -I$(top_srcdir)/include -I$(top_builddir)/include
 fortran_tests_cdriver_LDADD = liboeq.la
@@ -97,9 +101,10 @@ fortran_tests_cdriver_LDFLAGS = -no-install
 # Every Fortran object needs the modules first.
 $(fortran_tests_fdriver_OBJECTS) $(fortran_tests_test_errors_OBJECTS) \
 $(fortran_tests_test_errstop_OBJECTS) $(fortran_tests_test_final_OBJECTS) \
-$(fortran_examples_md_conv_OBJECTS) $(fortran_tests_test_gpu_OBJECTS): $(OEQF_USER_LO)
+$(fortran_examples_md_conv_OBJECTS) $(fortran_tests_test_gpu_OBJECTS) \
+$(fortran_tests_test_symcon_OBJECTS): $(OEQF_USER_LO)
 
 TESTS += fortran/tests/test_fortran_vs_c.sh fortran/tests/test_fortran_errors.sh \
 	fortran/tests/test_fortran_final.sh fortran/tests/test_fortran_example.sh \
-	fortran/tests/test_fortran_gpu.sh
+	fortran/tests/test_fortran_gpu.sh fortran/tests/test_fortran_symcon.sh
 endif

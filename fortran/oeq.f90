@@ -40,6 +40,10 @@ module oeq
   private :: conv_forward_f32, conv_forward_f64, conv_forward_ptr
   private :: conv_backward_f32, conv_backward_f64, conv_backward_ptr
   private :: tp_forward_host, tp_backward_host, conv_forward_host, conv_backward_host
+  private :: problem_create_sc, plan_create_sc, loc1_f32, loc1_f64
+  private :: symcon_forward_f32, symcon_forward_f64, symcon_forward_ptr
+  private :: symcon_backward_f32, symcon_backward_f64, symcon_backward_ptr
+  private :: symcon_forward_host, symcon_backward_host, check_symcon_host
   private :: check_shape, check_host_plan, loc_f32, loc_f64, loci, perm_loc, c_string, fstring
   private :: finish, fail_here, report, last_message
   private :: weight_rows, c_strlen
@@ -50,6 +54,7 @@ module oeq
     procedure :: create => problem_create
     procedure :: create_fully_connected => problem_create_fc
     procedure :: create_channelwise => problem_create_cw
+    procedure :: create_symmetric_contraction => problem_create_sc
     procedure :: add_instruction => problem_add_instruction
     procedure :: set_dtypes => problem_set_dtypes
     procedure :: set_shared_weights => problem_set_shared_weights
@@ -75,10 +80,11 @@ module oeq
     integer(c_int) :: irrep_dtype = OEQ_FLOAT32, weight_dtype = OEQ_FLOAT32
     integer(c_int) :: backend = OEQ_BACKEND_AUTO
     integer(c_int32_t) :: flags = 0
-    logical :: shared_weights = .true., is_conv = .false.
+    logical :: shared_weights = .true., is_conv = .false., is_symcon = .false.
   contains
     procedure :: create_tp => plan_create_tp
     procedure :: create_conv => plan_create_conv
+    procedure :: create_symmetric_contraction => plan_create_sc
     procedure :: workspace_size => plan_workspace_size
     procedure :: destroy => plan_destroy
     procedure, private :: forward_f32, forward_f64, forward_ptr
@@ -89,6 +95,10 @@ module oeq
     generic :: backward => backward_f32, backward_f64, backward_ptr
     generic :: conv_forward => conv_forward_f32, conv_forward_f64, conv_forward_ptr
     generic :: conv_backward => conv_backward_f32, conv_backward_f64, conv_backward_ptr
+    procedure, private :: symcon_forward_f32, symcon_forward_f64, symcon_forward_ptr
+    procedure, private :: symcon_backward_f32, symcon_backward_f64, symcon_backward_ptr
+    generic :: symcon_forward => symcon_forward_f32, symcon_forward_f64, symcon_forward_ptr
+    generic :: symcon_backward => symcon_backward_f32, symcon_backward_f64, symcon_backward_ptr
     procedure, private :: plan_assign
     generic :: assignment(=) => plan_assign
     final :: plan_final
@@ -233,6 +243,26 @@ contains
     end if
     call finish(s, stat)
   end subroutine problem_create_cw
+
+  ! MACE's symmetric contraction (README "What it computes"): x(channels * dim(irreps_in),
+  ! batch), species(batch) 0-based, w(weight_numel), z(z_dim, batch). Only set_dtypes applies.
+  subroutine problem_create_sc(self, irreps_in_per_channel, irreps_out, correlation, &
+      num_elements, channels, stat)
+    class(oeq_problem), intent(inout) :: self
+    character(len=*), intent(in) :: irreps_in_per_channel, irreps_out
+    integer, intent(in) :: correlation
+    integer(c_int64_t), intent(in) :: num_elements, channels
+    integer, intent(out), optional :: stat
+    type(c_ptr) :: h
+    integer(c_int) :: s
+    s = oeq_problem_create_symmetric_contraction(fstring(irreps_in_per_channel), &
+        fstring(irreps_out), int(correlation, c_int), num_elements, channels, h)
+    if (s == OEQ_SUCCESS) then
+      call self%destroy()
+      self%handle = h
+    end if
+    call finish(s, stat)
+  end subroutine problem_create_sc
 
   ! Indices are 0-based (e3nn's); has_weight defaults to .true., path_weight to 1.
   subroutine problem_add_instruction(self, i_in1, i_in2, i_out, mode, has_weight, path_weight, stat)
@@ -448,7 +478,17 @@ contains
     call plan_setup(self, problem, .true., backend, device, f, stat)
   end subroutine plan_create_conv
 
-  subroutine plan_setup(self, problem, conv, backend, device, flags, stat)
+  ! Symmetric-contraction plan (AUTO: a GPU backend only where it has the kernels, else the CPU).
+  subroutine plan_create_sc(self, problem, backend, device, stat)
+    class(oeq_plan), intent(inout) :: self
+    class(oeq_problem), intent(in) :: problem
+    integer(c_int), intent(in), optional :: backend
+    integer, intent(in), optional :: device
+    integer, intent(out), optional :: stat
+    call plan_setup(self, problem, .false., backend, device, 0_c_int32_t, stat, symcon=.true.)
+  end subroutine plan_create_sc
+
+  subroutine plan_setup(self, problem, conv, backend, device, flags, stat, symcon)
     class(oeq_plan), intent(inout) :: self
     class(oeq_problem), intent(in) :: problem
     logical, intent(in) :: conv
@@ -456,6 +496,8 @@ contains
     integer, intent(in), optional :: device
     integer(c_int32_t), intent(in) :: flags
     integer, intent(out), optional :: stat
+    logical, intent(in), optional :: symcon
+    logical :: sc
     integer(c_int) :: b, dev, s, irrep_dtype, weight_dtype, shared
     type(c_ptr) :: h
     integer(c_int64_t) :: d1, d2, d3, wn
@@ -463,7 +505,11 @@ contains
     dev = 0
     if (present(backend)) b = backend
     if (present(device)) dev = int(device, c_int)
-    if (conv) then
+    sc = .false.
+    if (present(symcon)) sc = symcon
+    if (sc) then
+      s = oeq_plan_create_symmetric_contraction(problem%handle, b, dev, h)
+    else if (conv) then
       s = oeq_plan_create_conv(problem%handle, b, dev, flags, h)
     else
       s = oeq_plan_create_tp(problem%handle, b, dev, h)
@@ -492,6 +538,7 @@ contains
     self%backend = b
     self%flags = flags
     self%is_conv = conv
+    self%is_symcon = sc
     self%shared_weights = shared /= 0
     self%irrep_dtype = irrep_dtype
     self%weight_dtype = weight_dtype
@@ -593,6 +640,101 @@ contains
     weight_rows = rows
     if (self%shared_weights) weight_rows = 1
   end function weight_rows
+
+  ! --------------------------------------------- symmetric contraction
+
+  ! Device (or host) arrays by address: x, species, w, z as in oeq_symcon_forward.
+  subroutine symcon_forward_ptr(self, batch, x, species, w, z, stream, stat)
+    class(oeq_plan), intent(in) :: self
+    integer(c_int64_t), intent(in) :: batch
+    type(c_ptr), intent(in) :: x, species, w, z
+    type(c_ptr), intent(in), optional :: stream
+    integer, intent(out), optional :: stat
+    type(c_ptr) :: st
+    st = c_null_ptr
+    if (present(stream)) st = stream
+    call finish(oeq_symcon_forward(self%handle, batch, x, species, w, z, st), stat)
+  end subroutine symcon_forward_ptr
+
+  ! dx or dw c_null_ptr: that gradient is skipped.
+  subroutine symcon_backward_ptr(self, batch, x, species, w, dz, dx, dw, stream, stat)
+    class(oeq_plan), intent(in) :: self
+    integer(c_int64_t), intent(in) :: batch
+    type(c_ptr), intent(in) :: x, species, w, dz, dx, dw
+    type(c_ptr), intent(in), optional :: stream
+    integer, intent(out), optional :: stat
+    type(c_ptr) :: st
+    st = c_null_ptr
+    if (present(stream)) st = stream
+    call finish(oeq_symcon_backward(self%handle, batch, x, species, w, dz, dx, dw, st), stat)
+  end subroutine symcon_backward_ptr
+
+  ! Host arrays: a CPU symmetric-contraction plan whose dtypes are `dtype`, and the shapes.
+  subroutine check_symcon_host(self, dtype, sx, ns, nw, sz, s)
+    class(oeq_plan), intent(in) :: self
+    integer(c_int), intent(in) :: dtype
+    integer(c_int64_t), intent(in) :: sx(2), ns, nw, sz(2)
+    integer(c_int), intent(out) :: s
+    character(len=200) :: msg
+    s = OEQ_ERROR_INVALID_ARGUMENT
+    if (.not. c_associated(self%handle)) then
+      last_message = 'the plan has not been created'
+    else if (.not. self%is_symcon) then
+      last_message = 'wrong plan kind: symcon_* need create_symmetric_contraction'
+    else if (self%backend /= OEQ_BACKEND_CPU) then
+      last_message = 'Fortran arrays need a CPU plan; pass device arrays as type(c_ptr)'
+    else if (self%irrep_dtype /= dtype .or. self%weight_dtype /= dtype) then
+      last_message = 'array kind does not match the problem''s dtypes (use the type(c_ptr) overload '// &
+          'for mixed dtypes)'
+    else if (ns /= sx(2)) then
+      write(msg, '(a,i0,a,i0,a)') 'species has ', ns, ' entries, x has ', sx(2), ' rows'
+      last_message = trim(msg)
+    else if (nw /= self%weight_numel) then
+      write(msg, '(a,i0,a,i0)') 'w has ', nw, ' entries, weight_numel is ', self%weight_numel
+      last_message = trim(msg)
+    else
+      s = OEQ_SUCCESS
+      call check_shape('x', sx, self%x_dim, sx(2), s)
+      call check_shape('z', sz, self%z_dim, sx(2), s)
+    end if
+  end subroutine check_symcon_host
+
+  subroutine symcon_forward_host(self, dtype, sx, ns, nw, sz, px, ps, pw, pz, stat)
+    class(oeq_plan), intent(in) :: self
+    integer(c_int), intent(in) :: dtype
+    integer(c_int64_t), intent(in) :: sx(2), ns, nw, sz(2)
+    type(c_ptr), intent(in) :: px, ps, pw, pz
+    integer, intent(out), optional :: stat
+    integer(c_int) :: s
+    call check_symcon_host(self, dtype, sx, ns, nw, sz, s)
+    if (s /= OEQ_SUCCESS) then
+      call report(s, stat)
+      return
+    end if
+    call finish(oeq_symcon_forward(self%handle, sx(2), px, ps, pw, pz, c_null_ptr), stat)
+  end subroutine symcon_forward_host
+
+  subroutine symcon_backward_host(self, dtype, sx, ns, nw, sdz, sdx, ndw, px, ps, pw, pdz, pdx, &
+      pdw, stat)
+    class(oeq_plan), intent(in) :: self
+    integer(c_int), intent(in) :: dtype
+    integer(c_int64_t), intent(in) :: sx(2), ns, nw, sdz(2), sdx(2), ndw
+    type(c_ptr), intent(in) :: px, ps, pw, pdz, pdx, pdw
+    integer, intent(out), optional :: stat
+    integer(c_int) :: s
+    call check_symcon_host(self, dtype, sx, ns, nw, sdz, s)
+    call check_shape('dx', sdx, self%x_dim, sx(2), s)
+    if (s == OEQ_SUCCESS .and. ndw /= self%weight_numel) then
+      last_message = 'dw must have weight_numel entries'
+      s = OEQ_ERROR_INVALID_ARGUMENT
+    end if
+    if (s /= OEQ_SUCCESS) then
+      call report(s, stat)
+      return
+    end if
+    call finish(oeq_symcon_backward(self%handle, sx(2), px, ps, pw, pdz, pdx, pdw, c_null_ptr), &
+        stat)
+  end subroutine symcon_backward_host
 
   ! --------------------------------------------- tensor product (host)
 

@@ -11,6 +11,39 @@
     if (size(a) > 0) p = c_loc(a)
   end function loc_@SFX@
 
+  function loc1_@SFX@(a) result(p)
+    real(@KIND@), intent(in), target, contiguous :: a(:)
+    type(c_ptr) :: p
+    p = c_null_ptr
+    if (size(a) > 0) p = c_loc(a)
+  end function loc1_@SFX@
+
+  ! Symmetric contraction: x(x_dim, batch), species(batch) 0-based, w(weight_numel),
+  ! z(z_dim, batch) (CPU plans).
+  subroutine symcon_forward_@SFX@(self, x, species, w, z, stat)
+    class(oeq_plan), intent(in) :: self
+    real(@KIND@), intent(in), target, contiguous :: x(:, :), w(:)
+    integer(c_int32_t), intent(in), target, contiguous :: species(:)
+    real(@KIND@), intent(inout), target, contiguous :: z(:, :)
+    integer, intent(out), optional :: stat
+    call symcon_forward_host(self, @DTYPE@, shape(x, c_int64_t), size(species, kind=c_int64_t), &
+        size(w, kind=c_int64_t), shape(z, c_int64_t), loc_@SFX@(x), loci(species), loc1_@SFX@(w), &
+        loc_@SFX@(z), stat)
+  end subroutine symcon_forward_@SFX@
+
+  ! dx(x_dim, batch) and dw(weight_numel) (dw summed over the rows of each species).
+  subroutine symcon_backward_@SFX@(self, x, species, w, dz, dx, dw, stat)
+    class(oeq_plan), intent(in) :: self
+    real(@KIND@), intent(in), target, contiguous :: x(:, :), w(:), dz(:, :)
+    integer(c_int32_t), intent(in), target, contiguous :: species(:)
+    real(@KIND@), intent(inout), target, contiguous :: dx(:, :), dw(:)
+    integer, intent(out), optional :: stat
+    call symcon_backward_host(self, @DTYPE@, shape(x, c_int64_t), size(species, kind=c_int64_t), &
+        size(w, kind=c_int64_t), shape(dz, c_int64_t), shape(dx, c_int64_t), &
+        size(dw, kind=c_int64_t), loc_@SFX@(x), loci(species), loc1_@SFX@(w), loc_@SFX@(dz), &
+        loc_@SFX@(dx), loc1_@SFX@(dw), stat)
+  end subroutine symcon_backward_@SFX@
+
   subroutine forward_@SFX@(self, x, y, w, z, stat)
     class(oeq_plan), intent(in) :: self
     real(@KIND@), intent(in), target, contiguous :: x(:, :), y(:, :), w(:, :)
