@@ -23,7 +23,8 @@ using Libdl
 export Problem, Plan, OEQError, fully_connected, channelwise, add_instruction!, set_dtypes!,
        set_shared_weights!, set_normalization!, set_layout!, set_variances!, weight_numel, dims,
        irreps_count, dtypes, shared_weights, describe, backend, destroy!, tp_forward!,
-       tp_backward!, conv_forward!, conv_backward!, conv_workspace_size, backend_available
+       tp_backward!, conv_forward!, conv_backward!, conv_workspace_size, backend_available,
+       symmetric_contraction, symcon_forward!, symcon_backward!
 
 # ------------------------------------------------------------ the C ABI (oeq.h)
 
@@ -139,6 +140,23 @@ end
 function channelwise(in1::AbstractString, in2::AbstractString, filter_out::AbstractString)
     r = Ref{Ptr{oeq_problem_s}}(C_NULL)
     check(oeq_problem_create_channelwise(in1, in2, filter_out, r))
+    return Problem(r[])
+end
+
+"""
+    symmetric_contraction(irreps_in_per_channel, irreps_out, correlation, num_elements, channels)
+
+MACE's SymmetricContraction (legacy U basis) as a Problem: x columns are
+`channels * dim(irreps_in)` (C's `[channels][dim]`), one 0-based Int32
+species per column, weights one Vector of `weight_numel` (per output irrep
+and nu = correlation..1, each C's `[num_elements][K][channels]`). Only
+`set_dtypes!` applies; make its plan with `Plan(p; symcon=true)`.
+"""
+function symmetric_contraction(irreps_in::AbstractString, irreps_out::AbstractString,
+                               correlation::Integer, num_elements::Integer, channels::Integer)
+    r = Ref{Ptr{oeq_problem_s}}(C_NULL)
+    check(oeq_problem_create_symmetric_contraction(irreps_in, irreps_out, correlation,
+                                                   num_elements, channels, r))
     return Problem(r[])
 end
 
@@ -267,12 +285,15 @@ mutable struct Plan
     weight_type::DataType
     index_type::DataType
     shared_weights::Bool
+    symcon::Bool
 end
 
 function Plan(p::Problem; conv::Bool=false, backend::Integer=OEQ_BACKEND_AUTO, device::Integer=0,
-              flags::Integer=0)
+              flags::Integer=0, symcon::Bool=false)
     r = Ref{Ptr{oeq_plan_s}}(C_NULL)
-    if conv
+    if symcon
+        check(oeq_plan_create_symmetric_contraction(p, backend, device, r))
+    elseif conv
         check(oeq_plan_create_conv(p, backend, device, flags, r))
     else
         check(oeq_plan_create_tp(p, backend, device, r))
@@ -288,7 +309,7 @@ function Plan(p::Problem; conv::Bool=false, backend::Integer=OEQ_BACKEND_AUTO, d
     irrep, weight = dtypes(p)
     index = (UInt32(flags) & OEQ_INDEX_INT64) != 0 ? Int64 : Int32
     plan = Plan(ptr, conv, b[], device, flags, d1, d2, d3, weight_numel(p), irrep, weight, index,
-                shared_weights(p))
+                shared_weights(p), symcon)
     finalizer(destroy!, plan)
     return plan
 end
@@ -433,6 +454,51 @@ function tp_backward!(dx::Matrix{T}, dy::Matrix{T}, dw::VecOrMat{W}, p::Plan, x:
 end
 
 nullable(a::Union{Nothing,Array}, ::Type{I}) where {I} = a === nothing ? Ptr{I}(C_NULL) : pointer(a)
+
+function check_symcon(p::Plan, x, species, w, z)
+    p.ptr == C_NULL && throw(ArgumentError("the Plan has been destroyed"))
+    p.symcon || throw(ArgumentError("not a symmetric-contraction plan: make it with Plan(p; symcon=true)"))
+    is_gpu(p) && throw(ArgumentError("host Arrays passed to a GPU plan"))
+    eltype(x) === p.irrep_type || throw(ArgumentError("x has eltype $(eltype(x)), the plan needs $(p.irrep_type)"))
+    eltype(w) === p.weight_type || throw(ArgumentError("w has eltype $(eltype(w)), the plan needs $(p.weight_type)"))
+    batch = size(x, 2)
+    check_size("x", x, p.x_dim, batch)
+    check_size("z", z, p.z_dim, batch)
+    eltype(z) === eltype(x) || throw(ArgumentError("z needs x's eltype"))
+    length(species) == batch || throw(ArgumentError("species has $(length(species)) entries, x has $batch columns"))
+    length(w) == p.weight_numel || throw(ArgumentError("w has $(length(w)) entries, expected $(p.weight_numel)"))
+    return batch
+end
+
+"""
+    symcon_forward!(z, plan, x, species, w) -> z
+
+MACE's symmetric contraction of each column of x with the weights of its
+species (0-based); z is overwritten.
+"""
+function symcon_forward!(z::Matrix{T}, p::Plan, x::Matrix{T}, species::Vector{Int32},
+                         w::Vector{W}) where {T<:Real32or64,W<:Real32or64}
+    batch = check_symcon(p, x, species, w, z)
+    check(oeq_symcon_forward(p, batch, x, species, w, z, C_NULL))
+    return z
+end
+
+"""
+    symcon_backward!(dx, dw, plan, x, species, w, dz) -> (dx, dw)
+
+Gradients of `<dz, z>`: dx like x, dw like w (summed over the columns of each
+species). Either may be `nothing` to skip it.
+"""
+function symcon_backward!(dx::Union{Nothing,Matrix{T}}, dw::Union{Nothing,Vector{W}}, p::Plan,
+                          x::Matrix{T}, species::Vector{Int32}, w::Vector{W},
+                          dz::Matrix{T}) where {T<:Real32or64,W<:Real32or64}
+    batch = check_symcon(p, x, species, w, dz)
+    dx === nothing || check_size("dx", dx, p.x_dim, batch)
+    dw === nothing || length(dw) == p.weight_numel ||
+        throw(ArgumentError("dw has $(length(dw)) entries, expected $(p.weight_numel)"))
+    check(oeq_symcon_backward(p, batch, x, species, w, dz, nullable(dx, T), nullable(dw, W), C_NULL))
+    return dx, dw
+end
 
 """
     conv_forward!(z, plan, x, y, w, rows, cols; sender_perm=nothing) -> z

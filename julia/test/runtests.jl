@@ -118,6 +118,44 @@ fd_dot(f, a, da, dz; h=1e-6) = (sum(dz .* f(a .+ h .* da)) - sum(dz .* f(a .- h 
         end
     end
 
+    @testset "symmetric contraction: central differences, refusals" begin
+        p = symmetric_contraction("0e+1o+2e", "0e+1o", 3, 3, 2)
+        set_dtypes!(p, Float64)
+        xd, yd, zd = dims(p)
+        @test xd == 2 * 9 && yd == 0 && zd == 2 * 4
+        plan = Plan(p; symcon=true, backend=OEQ.OEQ_BACKEND_CPU)
+        B = 4
+        x = [sin(0.7i + 1.3j) for i in 1:xd, j in 1:B]
+        w = [cos(0.37i) for i in 1:weight_numel(p)]
+        dz = [sin(0.3i - 0.9j) for i in 1:zd, j in 1:B]
+        sp = Int32[2, 0, 2, 1]
+        z = fill(NaN, zd, B)
+        symcon_forward!(z, plan, x, sp, w)
+        @test all(isfinite, z)
+        dx, dw = symcon_backward!(similar(x), similar(w), plan, x, sp, w, dz)
+        loss(xx, ww) = sum(dz .* symcon_forward!(similar(z), plan, xx, sp, ww))
+        h = 1e-5
+        for i in 1:length(x)
+            xp = copy(x); xp[i] += h
+            xm = copy(x); xm[i] -= h
+            @test isapprox((loss(xp, w) - loss(xm, w)) / 2h, dx[i]; atol=1e-7, rtol=1e-7)
+        end
+        for i in 1:length(w)
+            wp = copy(w); wp[i] += h
+            wm = copy(w); wm[i] -= h
+            @test isapprox((loss(x, wp) - loss(x, wm)) / 2h, dw[i]; atol=1e-7, rtol=1e-7)
+        end
+        dx2, _ = symcon_backward!(similar(x), nothing, plan, x, sp, w, dz)
+        @test dx2 == dx
+        z2 = fill(NaN, zd, B)
+        @test_throws OEQError symcon_forward!(z2, plan, x, Int32[2, 0, 3, 1], w)
+        @test all(isnan, z2)
+        @test_throws ArgumentError symcon_forward!(z2, plan, x, sp[1:3], w)
+        @test_throws OEQError set_layout!(p, OEQ.OEQ_LAYOUT_IR_MUL)
+        @test_throws OEQError Plan(p; backend=OEQ.OEQ_BACKEND_CPU)
+        @test_throws OEQError symmetric_contraction("0e", "0e", 9, 1, 1)
+    end
+
     @testset "finalizers" begin
         for _ in 1:200
             p = channelwise("4x0e+3x1o", "0e+1o", "0e+1o")
