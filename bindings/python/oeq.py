@@ -773,6 +773,69 @@ class Plan:
                                       wp, wb, st), "conv_backward")
         return dx, dy, dw
 
+    # ------------------------------------------------ second derivatives
+    def _dd_outputs(self, vx, rows_x, rows_y, rows_z, gx, gy, gw, gdz):
+        gw_shape = (self.weight_numel,) if self.shared_weights else (rows_y, self.weight_numel)
+        gx = self._out(gx, vx, "gx", (rows_x, self.x_dim), self.irrep_dtype)
+        gy = self._out(gy, vx, "gy", (rows_y, self.y_dim), self.irrep_dtype)
+        gw = self._out(gw, vx, "gw", gw_shape, self.weight_dtype)
+        gdz = self._out(gdz, vx, "gdz", (rows_z, self.z_dim), self.irrep_dtype)
+        views = (self._arr(gx, "gx", self.irrep_dtype, (rows_x, self.x_dim), output=True),
+                 self._arr(gy, "gy", self.irrep_dtype, (rows_y, self.y_dim), output=True),
+                 self._w(gw, "gw", rows_y, output=True),
+                 self._arr(gdz, "gdz", self.irrep_dtype, (rows_z, self.z_dim), output=True))
+        return (gx, gy, gw, gdz), views
+
+    def _dd_cotangents(self, ddx, ddy, ddw, rows_x, rows_y):
+        """Views of the cotangents; a None one is passed as NULL (zero)."""
+        vddx = None if ddx is None else self._arr(ddx, "ddx", self.irrep_dtype, (rows_x, self.x_dim))
+        vddy = None if ddy is None else self._arr(ddy, "ddy", self.irrep_dtype, (rows_y, self.y_dim))
+        vddw = None if ddw is None else self._w(ddw, "ddw", rows_y)
+        return [v.ptr if v is not None else None for v in (vddx, vddy, vddw)]
+
+    def tp_double_backward(self, x, y, w, dz, ddx=None, ddy=None, ddw=None, gx=None, gy=None, gw=None,
+                           gdz=None, workspace=None, workspace_bytes=None, stream=None):
+        """Gradients of <ddx, dx> + <ddy, dy> + <ddw, dw> ((dx, dy, dw) = tp_backward(x, y, w, dz))
+        with respect to x, y, w, dz: returns (gx, gy, gw, gdz). A None cotangent is zero."""
+        self._kind(False)
+        st = self._stream(stream)
+        vx = _view(x, "x")
+        if len(vx.shape) != 2:
+            raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
+        batch = vx.shape[0]
+        vx = self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim))
+        vy = self._arr(y, "y", self.irrep_dtype, (batch, self.y_dim))
+        vw = self._w(w, "w", batch)
+        vdz = self._arr(dz, "dz", self.irrep_dtype, (batch, self.z_dim))
+        pdd = self._dd_cotangents(ddx, ddy, ddw, batch, batch)
+        outs, v = self._dd_outputs(vx, batch, batch, batch, gx, gy, gw, gdz)
+        wp, wb = self._workspace(workspace, workspace_bytes)
+        _check(_lib.oeq_tp_double_backward(self.handle, batch, vx.ptr, vy.ptr, vw.ptr, vdz.ptr, *pdd,
+                                           v[0].ptr, v[1].ptr, v[2].ptr, v[3].ptr, wp, wb, st),
+               "tp_double_backward")
+        return outs
+
+    def conv_double_backward(self, x, y, w, dz, rows, cols, ddx=None, ddy=None, ddw=None, gx=None, gy=None,
+                             gw=None, gdz=None, sender_perm=None, workspace=None, workspace_bytes=None,
+                             stream=None):
+        """The convolution's double backward (as tp_double_backward): returns (gx, gy, gw, gdz)."""
+        self._kind(True)
+        st = self._stream(stream)
+        vdz0 = _view(dz, "dz")
+        if len(vdz0.shape) != 2:
+            raise ValueError(f"dz must be 2-D (z_rows, {self.z_dim}), not {vdz0.shape}")
+        z_rows = vdz0.shape[0]
+        vx, vy, vw, vr, vc, vp, x_rows, edges = self._graph(x, y, w, rows, cols, sender_perm, z_rows)
+        vdz = self._arr(dz, "dz", self.irrep_dtype, (z_rows, self.z_dim))
+        pdd = self._dd_cotangents(ddx, ddy, ddw, x_rows, edges)
+        outs, v = self._dd_outputs(vx, x_rows, edges, z_rows, gx, gy, gw, gdz)
+        wp, wb = self._workspace(workspace, workspace_bytes)
+        _check(_lib.oeq_conv_double_backward(self.handle, x_rows, z_rows, edges, vx.ptr, vy.ptr, vw.ptr,
+                                             vdz.ptr, *pdd, vr.ptr, vc.ptr, vp.ptr if vp else None,
+                                             v[0].ptr, v[1].ptr, v[2].ptr, v[3].ptr, wp, wb, st),
+               "conv_double_backward")
+        return outs
+
 
 # Module-level spellings of the C API's functions, for scripts.
 def tp_forward(plan, *args, **kw):

@@ -180,6 +180,24 @@ def plain_binding():
         check(False, "plain binding: a bad normalization name raises")
     except ValueError:
         check(True, "plain binding: a bad normalization name raises")
+    # Plan.tp_double_backward / conv_double_backward (CPU torch tensors) = the custom ops
+    gen = torch.Generator().manual_seed(17)
+    c = CASES["uvu per-row"]
+    tp = make_tp(c)
+    plan = tp._spec.plan(torch.device("cpu"), torch.float64)
+    x, y, w = inputs(tp, 4, "cpu", False, gen, requires_grad=False)
+    dz = torch.randn(4, tp._spec.z_dim, generator=gen, dtype=torch.float64)
+    ddx, ddw = torch.randn(x.shape, generator=gen, dtype=torch.float64), torch.randn(w.shape, generator=gen,
+                                                                                      dtype=torch.float64)
+    a = plan.tp_double_backward(x, y, w, dz, ddx, None, ddw)
+    b = oeq_torch.tp_double_backward(x, y, w, dz, ddx, None, ddw, tp._key)
+    check(all(torch.equal(p, q) for p, q in zip(a, b)), "plain binding: Plan.tp_double_backward = the op")
+    conv = oeq_torch.TensorProductConv(c["in1"], c["in2"], c["out"], c["ins"], shared_weights=False)
+    cplan = conv._spec.plan(torch.device("cpu"), torch.float64)
+    rows, cols = graph(3, 4, "cpu", gen)
+    a = cplan.conv_double_backward(x[:3], y, w, dz[:3], rows, cols, ddx[:3], None, ddw)
+    b = oeq_torch.conv_double_backward(x[:3], y, w, dz[:3], ddx[:3], None, ddw, rows, cols, None, conv._key)
+    check(all(torch.equal(p, q) for p, q in zip(a, b)), "plain binding: Plan.conv_double_backward = the op")
     if o3 is not None:
         q = oeq.Problem(o3.Irreps("2x0e+1o"), o3.Irreps("0e+1o"), o3.Irreps("2x0e+2x1o"),
                         [(0, 0, 0, "uvw"), (1, 1, 0, "uvw"), (0, 1, 1, "uvw")])
