@@ -12,6 +12,8 @@
 #include "codegen/strbuf.h"
 
 #define SYMCON_WARPS_DEFAULT 4
+/* Block size of the dw kernel when it keeps a shared partial. */
+#define SYMCON_DW_THREADS 512
 
 typedef struct {
   oeq_strbuf_t *sb;
@@ -224,7 +226,7 @@ static int64_t list_elements(const oeq_symcon_t *sc, welem_t *v) {
 }
 
 static void emit_dw(const gen_t *g, const welem_t *el, int64_t n_el, int group_size, int groups,
-                    int in_shared) {
+                    int in_shared, int threads) {
   const oeq_symcon_t *sc = g->sc;
   const long long C = (long long)sc->channels, E = (long long)sc->num_elements;
   /* dw offset of element q for species s, channel c: base[q] + s * kc[q] + c */
@@ -244,7 +246,7 @@ static void emit_dw(const gen_t *g, const welem_t *el, int64_t n_el, int group_s
                 "    const int *__restrict__ species, const oeq_it *__restrict__ dz,\n"
                 "    oeq_wt *__restrict__ dw, long long batch) {\n"
                 "  const int group = blockIdx.y;\n",
-                g->ctx.warp_size * g->ctx.warps_per_block, OEQ_SYMCON_DW_KERNEL);
+                threads, OEQ_SYMCON_DW_KERNEL);
   const long long part_n = E * group_size * C;
   if (in_shared)
     oeq_sb_printf(g->sb,
@@ -369,7 +371,10 @@ oeq_status_t oeq_codegen_symcon(const oeq_symcon_t *sc, const oeq_codegen_target
   emit_part_end(&g.ctx);
   emit_part_begin(&g.ctx, 2);
   emit_dx(&g);
-  emit_dw(&g, el, n_el, group_size, groups, in_shared);
+  /* The dw kernel's shared partial usually allows one block an SM: more
+   * warps a block keep the SM busy (4 warps left it latency-bound). */
+  int dw_warps = in_shared ? SYMCON_DW_THREADS / g.ctx.warp_size : g.ctx.warps_per_block;
+  emit_dw(&g, el, n_el, group_size, groups, in_shared, dw_warps * g.ctx.warp_size);
   emit_part_end(&g.ctx);
   free(el);
 
@@ -390,7 +395,7 @@ oeq_status_t oeq_codegen_symcon(const oeq_symcon_t *sc, const oeq_codegen_target
   out->kernels.kernel[OEQ_SYMCON_K_DX] =
       (oeq_kernel_desc_t){OEQ_SYMCON_DX_KERNEL, 2, threads, g.ctx.warps_per_block, 0, 1};
   out->kernels.kernel[OEQ_SYMCON_K_DW] = (oeq_kernel_desc_t){
-      OEQ_SYMCON_DW_KERNEL, 2, threads, g.ctx.warps_per_block,
+      OEQ_SYMCON_DW_KERNEL, 2, dw_warps * g.ctx.warp_size, dw_warps,
       in_shared ? (size_t)group_size * per_element : 0, groups};
   return OEQ_SUCCESS;
 }
