@@ -40,30 +40,9 @@ typedef struct {
   double *x, *y, *w, *z, *dx, *dy, *dw;
 } row_scratch_t;
 
-typedef struct {
-  double *block;
-  int threads;
-  int64_t per_thread;
-} scratch_t;
-
-static oeq_status_t scratch_alloc(const oeq_schedule_t *s, scratch_t *sc, oeq_error_t *err) {
-  sc->threads = oeq_cpu_max_threads();
-  /* Row widths are bounded by the irreps caps; weight_numel only by int64_t. */
-  int64_t n;
-  size_t bytes;
-  if (oeq_add_i64(s->x_dim + s->y_dim + s->z_dim, s->weight_numel, &n) || oeq_mul_i64(n, 2, &n) ||
-      oeq_add_i64(n, 1, &sc->per_thread) || oeq_mul_i64(sc->per_thread, sc->threads, &n) ||
-      oeq_bytes(n, sizeof(double), &bytes))
-    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
-                    "the CPU scratch rows (weight_numel = %lld) overflow a size",
-                    (long long)s->weight_numel);
-  sc->block = malloc(bytes);
-  if (!sc->block) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for CPU scratch rows");
-  return OEQ_SUCCESS;
-}
-
-static row_scratch_t scratch_rows(const oeq_schedule_t *s, const scratch_t *sc, int t) {
-  double *p = sc->block + (int64_t)t * sc->per_thread;
+/* A thread's rows: x, y, w, z, dx, dy, dw. */
+static row_scratch_t scratch_rows(const oeq_schedule_t *s, const oeq_cpu_scratch_t *sc, int t) {
+  double *p = oeq_cpu_scratch_of(sc, t);
   row_scratch_t r;
   r.x = p, p += s->x_dim;
   r.y = p, p += s->y_dim;
@@ -75,23 +54,15 @@ static row_scratch_t scratch_rows(const oeq_schedule_t *s, const scratch_t *sc, 
   return r;
 }
 
-static const void *row_of(const void *base, int64_t row, int64_t width, oeq_dtype_t dtype) {
-  return (const char *)base + (size_t)(row * width) * oeq_dtype_size(dtype);
-}
-
-static void *row_of_mut(void *base, int64_t row, int64_t width, oeq_dtype_t dtype) {
-  return (char *)base + (size_t)(row * width) * oeq_dtype_size(dtype);
-}
-
 /* Loads row b's inputs (x row bx, y row by, weight row bw) into r. */
 static void load_inputs(const oeq_schedule_t *s, const void *x, int64_t bx, const void *y, int64_t by,
                         const void *w, int64_t bw, const row_scratch_t *r) {
-  oeq_cpu_load_row(row_of(x, bx, s->x_dim, s->irrep_dtype), s->irrep_dtype, s->layout, s->in1_blocks,
+  oeq_cpu_load_row(oeq_cpu_row(x, bx, s->x_dim, s->irrep_dtype), s->irrep_dtype, s->layout, s->in1_blocks,
                    s->n_in1_blocks, s->x_dim, r->x);
-  oeq_cpu_load_row(row_of(y, by, s->y_dim, s->irrep_dtype), s->irrep_dtype, s->layout, s->in2_blocks,
+  oeq_cpu_load_row(oeq_cpu_row(y, by, s->y_dim, s->irrep_dtype), s->irrep_dtype, s->layout, s->in2_blocks,
                    s->n_in2_blocks, s->y_dim, r->y);
   if (s->weight_numel > 0)
-    oeq_cpu_load_flat(row_of(w, s->shared_weights ? 0 : bw, s->weight_numel, s->weight_dtype),
+    oeq_cpu_load_flat(oeq_cpu_row(w, s->shared_weights ? 0 : bw, s->weight_numel, s->weight_dtype),
                       s->weight_dtype, s->weight_numel, r->w);
 }
 
@@ -100,8 +71,8 @@ static oeq_status_t cpu_tp_forward(const oeq_plan_t *plan, int64_t batch, const 
                                    oeq_error_t *err) {
   (void)stream;
   const oeq_schedule_t *s = plan->schedule;
-  scratch_t sc;
-  if (scratch_alloc(s, &sc, err) != OEQ_SUCCESS) return err->status;
+  oeq_cpu_scratch_t sc;
+  if (oeq_cpu_scratch_alloc(s, 2 * (s->x_dim + s->y_dim + s->z_dim), 2, &sc, err) != OEQ_SUCCESS) return err->status;
 #pragma omp parallel
   {
     row_scratch_t r = scratch_rows(s, &sc, oeq_cpu_thread_id());
@@ -110,7 +81,7 @@ static oeq_status_t cpu_tp_forward(const oeq_plan_t *plan, int64_t batch, const 
       load_inputs(s, x, b, y, b, w, b, &r);
       oeq_cpu_row_forward(s, r.x, r.y, r.w, r.z);
       oeq_cpu_store_row(r.z, s->irrep_dtype, s->layout, s->out_blocks, s->n_out_blocks, s->z_dim,
-                        row_of_mut(z, b, s->z_dim, s->irrep_dtype));
+                        oeq_cpu_row_mut(z, b, s->z_dim, s->irrep_dtype));
     }
   }
   free(sc.block);
@@ -119,7 +90,7 @@ static oeq_status_t cpu_tp_forward(const oeq_plan_t *plan, int64_t batch, const 
 
 /* Sums the per-thread shared-weight gradients in thread order (fixed for a
  * given thread count) and writes dw. */
-static void reduce_shared_dw(const oeq_schedule_t *s, const scratch_t *sc, void *dw) {
+static void reduce_shared_dw(const oeq_schedule_t *s, const oeq_cpu_scratch_t *sc, void *dw) {
   double *total = scratch_rows(s, sc, 0).dw;
   for (int t = 1; t < sc->threads; t++) {
     const double *part = scratch_rows(s, sc, t).dw;
@@ -134,8 +105,8 @@ static oeq_status_t cpu_tp_backward(const oeq_plan_t *plan, int64_t batch, const
   (void)stream;
   const oeq_schedule_t *s = plan->schedule;
   int shared = s->shared_weights;
-  scratch_t sc;
-  if (scratch_alloc(s, &sc, err) != OEQ_SUCCESS) return err->status;
+  oeq_cpu_scratch_t sc;
+  if (oeq_cpu_scratch_alloc(s, 2 * (s->x_dim + s->y_dim + s->z_dim), 2, &sc, err) != OEQ_SUCCESS) return err->status;
   for (int t = 0; t < sc.threads; t++)
     memset(scratch_rows(s, &sc, t).dw, 0, (size_t)s->weight_numel * sizeof(double));
 #pragma omp parallel
@@ -144,19 +115,19 @@ static oeq_status_t cpu_tp_backward(const oeq_plan_t *plan, int64_t batch, const
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < batch; b++) {
       load_inputs(s, x, b, y, b, w, b, &r);
-      oeq_cpu_load_row(row_of(dz, b, s->z_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
+      oeq_cpu_load_row(oeq_cpu_row(dz, b, s->z_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
                        s->out_blocks, s->n_out_blocks, s->z_dim, r.z);
       memset(r.dx, 0, (size_t)s->x_dim * sizeof(double));
       memset(r.dy, 0, (size_t)s->y_dim * sizeof(double));
       if (!shared) memset(r.dw, 0, (size_t)s->weight_numel * sizeof(double));
       oeq_cpu_row_backward(s, r.x, r.y, r.w, r.z, r.dx, r.dy, r.dw);
       oeq_cpu_store_row(r.dx, s->irrep_dtype, s->layout, s->in1_blocks, s->n_in1_blocks, s->x_dim,
-                        row_of_mut(dx, b, s->x_dim, s->irrep_dtype));
+                        oeq_cpu_row_mut(dx, b, s->x_dim, s->irrep_dtype));
       oeq_cpu_store_row(r.dy, s->irrep_dtype, s->layout, s->in2_blocks, s->n_in2_blocks, s->y_dim,
-                        row_of_mut(dy, b, s->y_dim, s->irrep_dtype));
+                        oeq_cpu_row_mut(dy, b, s->y_dim, s->irrep_dtype));
       if (!shared && s->weight_numel > 0)
         oeq_cpu_store_flat(r.dw, s->weight_dtype, s->weight_numel,
-                           row_of_mut(dw, b, s->weight_numel, s->weight_dtype));
+                           oeq_cpu_row_mut(dw, b, s->weight_numel, s->weight_dtype));
     }
   }
   if (shared && s->weight_numel > 0) reduce_shared_dw(s, &sc, dw);

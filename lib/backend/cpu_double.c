@@ -31,30 +31,9 @@ typedef struct {
   double *z, *gdz, *gx, *gy, *gw, *sx, *sy, *sw;
 } dd_rows_t;
 
-typedef struct {
-  double *block;
-  int threads;
-  int64_t per_thread;
-} dd_scratch_t;
-
 /* 4 x rows, 4 y rows, 4 weight rows, 3 z rows per thread. */
-static oeq_status_t scratch_alloc(const oeq_schedule_t *s, dd_scratch_t *sc, oeq_error_t *err) {
-  sc->threads = oeq_cpu_max_threads();
-  int64_t w4, n;
-  size_t bytes;
-  if (oeq_mul_i64(s->weight_numel, 4, &w4) ||
-      oeq_add_i64(4 * (s->x_dim + s->y_dim) + 3 * s->z_dim + 1, w4, &sc->per_thread) ||
-      oeq_mul_i64(sc->per_thread, sc->threads, &n) || oeq_bytes(n, sizeof(double), &bytes))
-    return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
-                    "the CPU scratch rows (weight_numel = %lld) overflow a size",
-                    (long long)s->weight_numel);
-  sc->block = malloc(bytes);
-  if (!sc->block) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for CPU scratch rows");
-  return OEQ_SUCCESS;
-}
-
-static dd_rows_t rows_of(const oeq_schedule_t *s, const dd_scratch_t *sc, int t) {
-  double *p = sc->block + (int64_t)t * sc->per_thread;
+static dd_rows_t rows_of(const oeq_schedule_t *s, const oeq_cpu_scratch_t *sc, int t) {
+  double *p = oeq_cpu_scratch_of(sc, t);
   dd_rows_t r;
   r.x = p, p += s->x_dim;
   r.ddx = p, p += s->x_dim;
@@ -74,46 +53,38 @@ static dd_rows_t rows_of(const oeq_schedule_t *s, const dd_scratch_t *sc, int t)
   return r;
 }
 
-static const void *row_at(const void *base, int64_t row, int64_t width, oeq_dtype_t t) {
-  return (const char *)base + (size_t)(row * width) * oeq_dtype_size(t);
-}
-
-static void *row_at_mut(void *base, int64_t row, int64_t width, oeq_dtype_t t) {
-  return (char *)base + (size_t)(row * width) * oeq_dtype_size(t);
-}
-
 static void load_x(const oeq_schedule_t *s, const void *src, int64_t row, double *dst) {
-  oeq_cpu_load_row(row_at(src, row, s->x_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
+  oeq_cpu_load_row(oeq_cpu_row(src, row, s->x_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
                    s->in1_blocks, s->n_in1_blocks, s->x_dim, dst);
 }
 static void load_y(const oeq_schedule_t *s, const void *src, int64_t row, double *dst) {
-  oeq_cpu_load_row(row_at(src, row, s->y_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
+  oeq_cpu_load_row(oeq_cpu_row(src, row, s->y_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
                    s->in2_blocks, s->n_in2_blocks, s->y_dim, dst);
 }
 static void load_z(const oeq_schedule_t *s, const void *src, int64_t row, double *dst) {
-  oeq_cpu_load_row(row_at(src, row, s->z_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
+  oeq_cpu_load_row(oeq_cpu_row(src, row, s->z_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
                    s->out_blocks, s->n_out_blocks, s->z_dim, dst);
 }
 static void load_w(const oeq_schedule_t *s, const void *src, int64_t row, double *dst) {
   if (s->weight_numel > 0)
-    oeq_cpu_load_flat(row_at(src, s->shared_weights ? 0 : row, s->weight_numel, s->weight_dtype),
+    oeq_cpu_load_flat(oeq_cpu_row(src, s->shared_weights ? 0 : row, s->weight_numel, s->weight_dtype),
                       s->weight_dtype, s->weight_numel, dst);
 }
 static void store_x(const oeq_schedule_t *s, const double *src, void *dst, int64_t row) {
   oeq_cpu_store_row(src, s->irrep_dtype, s->layout, s->in1_blocks, s->n_in1_blocks, s->x_dim,
-                    row_at_mut(dst, row, s->x_dim, s->irrep_dtype));
+                    oeq_cpu_row_mut(dst, row, s->x_dim, s->irrep_dtype));
 }
 static void store_y(const oeq_schedule_t *s, const double *src, void *dst, int64_t row) {
   oeq_cpu_store_row(src, s->irrep_dtype, s->layout, s->in2_blocks, s->n_in2_blocks, s->y_dim,
-                    row_at_mut(dst, row, s->y_dim, s->irrep_dtype));
+                    oeq_cpu_row_mut(dst, row, s->y_dim, s->irrep_dtype));
 }
 static void store_z(const oeq_schedule_t *s, const double *src, void *dst, int64_t row) {
   oeq_cpu_store_row(src, s->irrep_dtype, s->layout, s->out_blocks, s->n_out_blocks, s->z_dim,
-                    row_at_mut(dst, row, s->z_dim, s->irrep_dtype));
+                    oeq_cpu_row_mut(dst, row, s->z_dim, s->irrep_dtype));
 }
 static void store_w(const oeq_schedule_t *s, const double *src, void *dst, int64_t row) {
   oeq_cpu_store_flat(src, s->weight_dtype, s->weight_numel,
-                     row_at_mut(dst, row, s->weight_numel, s->weight_dtype));
+                     oeq_cpu_row_mut(dst, row, s->weight_numel, s->weight_dtype));
 }
 
 /* Which cotangents are present (a NULL one, or ddw without weights, is 0). */
@@ -183,7 +154,7 @@ static void load_inputs(const oeq_schedule_t *s, const oeq_dd_args_t *a, present
 }
 
 /* Thread-ordered sum of the per-thread shared-weight gradients, written to gw. */
-static void reduce_shared_gw(const oeq_schedule_t *s, const dd_scratch_t *sc, void *gw) {
+static void reduce_shared_gw(const oeq_schedule_t *s, const oeq_cpu_scratch_t *sc, void *gw) {
   double *total = rows_of(s, sc, 0).gw;
   for (int t = 1; t < sc->threads; t++) {
     const double *part = rows_of(s, sc, t).gw;
@@ -200,10 +171,10 @@ oeq_status_t oeq_cpu_tp_double_backward(const oeq_plan_t *plan, const oeq_dd_arg
   const int shared = s->shared_weights, wn = s->weight_numel > 0;
   const present_t h = present(s, a);
   const int64_t batch = a->edges;
-  dd_scratch_t sc;
+  oeq_cpu_scratch_t sc;
   dd_sched_t ds;
   if (sched_init(s, &ds, err) != OEQ_SUCCESS) return err->status;
-  if (scratch_alloc(s, &sc, err) != OEQ_SUCCESS) {
+  if (oeq_cpu_scratch_alloc(s, 4 * (s->x_dim + s->y_dim) + 3 * s->z_dim, 4, &sc, err) != OEQ_SUCCESS) {
     free(ds.weighted.paths);
     return err->status;
   }
@@ -270,9 +241,9 @@ oeq_status_t oeq_cpu_conv_double_backward(const oeq_plan_t *plan, const oeq_dd_a
     ws = owned = malloc(want);
     if (!ws) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for the convolution workspace");
   }
-  dd_scratch_t sc = {0};
+  oeq_cpu_scratch_t sc = {0};
   dd_sched_t ds = {0};
-  if (sched_init(s, &ds, err) != OEQ_SUCCESS || scratch_alloc(s, &sc, err) != OEQ_SUCCESS) {
+  if (sched_init(s, &ds, err) != OEQ_SUCCESS || oeq_cpu_scratch_alloc(s, 4 * (s->x_dim + s->y_dim) + 3 * s->z_dim, 4, &sc, err) != OEQ_SUCCESS) {
     free(ds.weighted.paths);
     free(owned);
     return err->status;
