@@ -113,22 +113,14 @@ static conv_rows_t thread_rows(const oeq_schedule_t *s, double *block, int t) {
   return r;
 }
 
-static const void *at(const void *base, int64_t row, int64_t width, oeq_dtype_t t) {
-  return (const char *)base + (size_t)(row * width) * oeq_dtype_size(t);
-}
-
-static void *at_mut(void *base, int64_t row, int64_t width, oeq_dtype_t t) {
-  return (char *)base + (size_t)(row * width) * oeq_dtype_size(t);
-}
-
 static void load_edge(const oeq_schedule_t *s, const oeq_conv_args_t *a, int64_t sender, int64_t e,
                       conv_rows_t *r) {
-  oeq_cpu_load_row(at(a->x, sender, s->x_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
+  oeq_cpu_load_row(oeq_cpu_row(a->x, sender, s->x_dim, s->irrep_dtype), s->irrep_dtype, s->layout,
                    s->in1_blocks, s->n_in1_blocks, s->x_dim, r->x);
-  oeq_cpu_load_row(at(a->y, e, s->y_dim, s->irrep_dtype), s->irrep_dtype, s->layout, s->in2_blocks,
+  oeq_cpu_load_row(oeq_cpu_row(a->y, e, s->y_dim, s->irrep_dtype), s->irrep_dtype, s->layout, s->in2_blocks,
                    s->n_in2_blocks, s->y_dim, r->y);
   if (s->weight_numel > 0)
-    oeq_cpu_load_flat(at(a->w, s->shared_weights ? 0 : e, s->weight_numel, s->weight_dtype),
+    oeq_cpu_load_flat(oeq_cpu_row(a->w, s->shared_weights ? 0 : e, s->weight_numel, s->weight_dtype),
                       s->weight_dtype, s->weight_numel, r->w);
 }
 
@@ -188,7 +180,7 @@ oeq_status_t oeq_cpu_conv_forward(const oeq_plan_t *plan, const oeq_conv_args_t 
         for (int64_t i = 0; i < s->z_dim; i++) r.acc[i] += r.z[i];
       }
       oeq_cpu_store_row(r.acc, s->irrep_dtype, s->layout, s->out_blocks, s->n_out_blocks, s->z_dim,
-                        at_mut(a->z, row, s->z_dim, s->irrep_dtype));
+                        oeq_cpu_row_mut(a->z, row, s->z_dim, s->irrep_dtype));
     }
   }
   free(block);
@@ -221,19 +213,19 @@ oeq_status_t oeq_cpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t
       for (int64_t k = by_sender.start[sender]; k < by_sender.start[sender + 1]; k++) {
         int64_t e = by_sender.edge[k];
         load_edge(s, a, sender, e, &r);
-        oeq_cpu_load_row(at(a->dz, index_at(a->rows, wide, e), s->z_dim, s->irrep_dtype),
+        oeq_cpu_load_row(oeq_cpu_row(a->dz, index_at(a->rows, wide, e), s->z_dim, s->irrep_dtype),
                          s->irrep_dtype, s->layout, s->out_blocks, s->n_out_blocks, s->z_dim, r.z);
         memset(r.dy, 0, (size_t)s->y_dim * sizeof(double));
         if (!shared) memset(r.dw, 0, (size_t)s->weight_numel * sizeof(double));
         oeq_cpu_row_backward(s, r.x, r.y, r.w, r.z, r.acc, r.dy, r.dw);
         oeq_cpu_store_row(r.dy, s->irrep_dtype, s->layout, s->in2_blocks, s->n_in2_blocks, s->y_dim,
-                          at_mut(a->dy, e, s->y_dim, s->irrep_dtype));
+                          oeq_cpu_row_mut(a->dy, e, s->y_dim, s->irrep_dtype));
         if (!shared && s->weight_numel > 0)
           oeq_cpu_store_flat(r.dw, s->weight_dtype, s->weight_numel,
-                             at_mut(a->dw, e, s->weight_numel, s->weight_dtype));
+                             oeq_cpu_row_mut(a->dw, e, s->weight_numel, s->weight_dtype));
       }
       oeq_cpu_store_row(r.acc, s->irrep_dtype, s->layout, s->in1_blocks, s->n_in1_blocks, s->x_dim,
-                        at_mut(a->dx, sender, s->x_dim, s->irrep_dtype));
+                        oeq_cpu_row_mut(a->dx, sender, s->x_dim, s->irrep_dtype));
     }
   }
   if (shared && s->weight_numel > 0) {

@@ -23,14 +23,6 @@ static oeq_status_t check_species(const oeq_symcon_t *sc, int64_t batch, const i
   return OEQ_SUCCESS;
 }
 
-static const void *row_in(const void *base, int64_t b, int64_t dim, oeq_dtype_t t) {
-  return (const char *)base + (size_t)(b * dim) * oeq_dtype_size(t);
-}
-
-static void *row_out(void *base, int64_t b, int64_t dim, oeq_dtype_t t) {
-  return (char *)base + (size_t)(b * dim) * oeq_dtype_size(t);
-}
-
 /* Product of x over an entry's indices for channel row xc. */
 static inline double monomial(const double *xc, const oeq_symcon_entry_t *e, int nu) {
   double p = xc[e->idx[0]];
@@ -118,9 +110,9 @@ oeq_status_t oeq_cpu_symcon_forward(const oeq_plan_t *plan, int64_t batch, const
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < batch; b++) {
     double *xr = scratch + oeq_cpu_thread_id() * per, *zr = xr + sc->x_dim;
-    oeq_cpu_load_flat(row_in(x, b, sc->x_dim, sc->irrep_dtype), sc->irrep_dtype, sc->x_dim, xr);
+    oeq_cpu_load_flat(oeq_cpu_row(x, b, sc->x_dim, sc->irrep_dtype), sc->irrep_dtype, sc->x_dim, xr);
     row_forward(sc, xr, W, species[b], zr);
-    oeq_cpu_store_flat(zr, sc->irrep_dtype, sc->z_dim, row_out(z, b, sc->z_dim, sc->irrep_dtype));
+    oeq_cpu_store_flat(zr, sc->irrep_dtype, sc->z_dim, oeq_cpu_row_mut(z, b, sc->z_dim, sc->irrep_dtype));
   }
   free(scratch);
   free(W);
@@ -148,13 +140,13 @@ oeq_status_t oeq_cpu_symcon_backward(const oeq_plan_t *plan, int64_t batch, cons
   for (int64_t b = 0; b < batch; b++) {
     double *xr = scratch + oeq_cpu_thread_id() * per, *dzr = xr + sc->x_dim, *dxr = dzr + sc->z_dim,
            *dW = dw ? dxr + sc->x_dim : NULL;
-    oeq_cpu_load_flat(row_in(x, b, sc->x_dim, sc->irrep_dtype), sc->irrep_dtype, sc->x_dim, xr);
-    oeq_cpu_load_flat(row_in(dz, b, sc->z_dim, sc->irrep_dtype), sc->irrep_dtype, sc->z_dim, dzr);
+    oeq_cpu_load_flat(oeq_cpu_row(x, b, sc->x_dim, sc->irrep_dtype), sc->irrep_dtype, sc->x_dim, xr);
+    oeq_cpu_load_flat(oeq_cpu_row(dz, b, sc->z_dim, sc->irrep_dtype), sc->irrep_dtype, sc->z_dim, dzr);
     if (dx) memset(dxr, 0, (size_t)sc->x_dim * sizeof *dxr);
     row_backward(sc, xr, W, species[b], dzr, dx ? dxr : NULL, dW);
     if (dx)
       oeq_cpu_store_flat(dxr, sc->irrep_dtype, sc->x_dim,
-                         row_out(dx, b, sc->x_dim, sc->irrep_dtype));
+                         oeq_cpu_row_mut(dx, b, sc->x_dim, sc->irrep_dtype));
   }
   if (dw) {
     double *sum = scratch + 2 * sc->x_dim + sc->z_dim; /* thread 0's partial */
