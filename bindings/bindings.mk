@@ -6,7 +6,7 @@
 
 EXTRA_DIST += bindings/python/oeq.py bindings/python/oeq_abi.py bindings/python/test_oeq.py \
 	bindings/python/test_python.sh bindings/python/test_torch_gpu.py \
-	bindings/python/test_torch_gpu.sh
+	bindings/python/test_torch_gpu.sh bindings/python/run_with_torch.sh
 TESTS += bindings/python/test_python.sh bindings/python/test_torch_gpu.sh
 # PyTorch custom ops over the C ABI (oeq_torch.py; torch >= 2.4, e3nn optional).
 EXTRA_DIST += bindings/python/oeq_torch.py bindings/python/test_torch_op.py \
