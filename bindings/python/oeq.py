@@ -565,6 +565,14 @@ class Plan:
             torch = sys.modules["torch"]
             self._torch_dtypes = (getattr(torch, self.irrep_dtype), getattr(torch, self.weight_dtype))
 
+    def _rows_of_x(self, x):
+        """x as a checked (batch, x_dim) view of the irreps dtype, and batch."""
+        vx = _view(x, "x")
+        if len(vx.shape) != 2:
+            raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
+        batch = vx.shape[0]
+        return self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim)), batch
+
     def _fast_w_shape(self, batch):
         return (self.weight_numel,) if self.shared_weights else (batch, self.weight_numel)
 
@@ -572,11 +580,7 @@ class Plan:
     def _symcon_rows(self, x, species):
         if not self.is_symcon:
             raise ValueError("not a symmetric-contraction plan: make it with Plan.symmetric_contraction")
-        vx = _view(x, "x")
-        if len(vx.shape) != 2:
-            raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
-        batch = vx.shape[0]
-        vx = self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim))
+        vx, batch = self._rows_of_x(x)
         vs = self._arr(species, "species", "int32", (batch,))
         # the prototype's species is int32_t * (ctypes takes no bare address there)
         ps = ctypes.cast(vs.ptr, ctypes.POINTER(ctypes.c_int32)) if vs.ptr else None
@@ -628,11 +632,7 @@ class Plan:
                 return z
         self._kind(False)
         st = self._stream(stream)
-        vx = _view(x, "x")
-        if len(vx.shape) != 2:
-            raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
-        batch = vx.shape[0]
-        vx = self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim))
+        vx, batch = self._rows_of_x(x)
         vy = self._arr(y, "y", self.irrep_dtype, (batch, self.y_dim))
         vw = self._w(w, "w", batch)
         z = self._out(z, vx, "z", (batch, self.z_dim), self.irrep_dtype)
@@ -661,11 +661,7 @@ class Plan:
                 return dx, dy, dw
         self._kind(False)
         st = self._stream(stream)
-        vx = _view(x, "x")
-        if len(vx.shape) != 2:
-            raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
-        batch = vx.shape[0]
-        vx = self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim))
+        vx, batch = self._rows_of_x(x)
         vy = self._arr(y, "y", self.irrep_dtype, (batch, self.y_dim))
         vw = self._w(w, "w", batch)
         vdz = self._arr(dz, "dz", self.irrep_dtype, (batch, self.z_dim))
@@ -799,11 +795,7 @@ class Plan:
         with respect to x, y, w, dz: returns (gx, gy, gw, gdz). A None cotangent is zero."""
         self._kind(False)
         st = self._stream(stream)
-        vx = _view(x, "x")
-        if len(vx.shape) != 2:
-            raise ValueError(f"x must be 2-D (batch, {self.x_dim}), not {vx.shape}")
-        batch = vx.shape[0]
-        vx = self._checked(vx, "x", self.irrep_dtype, (batch, self.x_dim))
+        vx, batch = self._rows_of_x(x)
         vy = self._arr(y, "y", self.irrep_dtype, (batch, self.y_dim))
         vw = self._w(w, "w", batch)
         vdz = self._arr(dz, "dz", self.irrep_dtype, (batch, self.z_dim))
