@@ -45,7 +45,7 @@ module oeq
   private :: symcon_backward_f32, symcon_backward_f64, symcon_backward_ptr
   private :: symcon_forward_host, symcon_backward_host, check_symcon_host
   private :: check_shape, check_host_plan, loc_f32, loc_f64, loci, perm_loc, c_string, fstring
-  private :: finish, fail_here, report, last_message
+  private :: finish, fail_here, report, last_message, ptr_or_null
   private :: weight_rows, c_strlen
 
   type :: oeq_problem
@@ -177,6 +177,14 @@ contains
     if (s /= OEQ_SUCCESS) last_message = c_string(oeq_last_error())
     call report(s, stat)
   end subroutine finish
+
+  ! An optional address argument, or c_null_ptr when it is absent.
+  function ptr_or_null(p) result(q)
+    type(c_ptr), intent(in), optional :: p
+    type(c_ptr) :: q
+    q = c_null_ptr
+    if (present(p)) q = p
+  end function ptr_or_null
 
   ! A failure found here, before C is called.
   subroutine fail_here(s, msg, stat)
@@ -650,10 +658,7 @@ contains
     type(c_ptr), intent(in) :: x, species, w, z
     type(c_ptr), intent(in), optional :: stream
     integer, intent(out), optional :: stat
-    type(c_ptr) :: st
-    st = c_null_ptr
-    if (present(stream)) st = stream
-    call finish(oeq_symcon_forward(self%handle, batch, x, species, w, z, st), stat)
+    call finish(oeq_symcon_forward(self%handle, batch, x, species, w, z, ptr_or_null(stream)), stat)
   end subroutine symcon_forward_ptr
 
   ! dx or dw c_null_ptr: that gradient is skipped.
@@ -663,10 +668,8 @@ contains
     type(c_ptr), intent(in) :: x, species, w, dz, dx, dw
     type(c_ptr), intent(in), optional :: stream
     integer, intent(out), optional :: stat
-    type(c_ptr) :: st
-    st = c_null_ptr
-    if (present(stream)) st = stream
-    call finish(oeq_symcon_backward(self%handle, batch, x, species, w, dz, dx, dw, st), stat)
+    call finish(oeq_symcon_backward(self%handle, batch, x, species, w, dz, dx, dw, &
+        ptr_or_null(stream)), stat)
   end subroutine symcon_backward_ptr
 
   ! Host arrays: a CPU symmetric-contraction plan whose dtypes are `dtype`, and the shapes.
@@ -791,10 +794,7 @@ contains
     type(c_ptr), intent(in) :: x, y, w, z
     type(c_ptr), intent(in), optional :: stream
     integer, intent(out), optional :: stat
-    type(c_ptr) :: st
-    st = c_null_ptr
-    if (present(stream)) st = stream
-    call finish(oeq_tp_forward(self%handle, batch, x, y, w, z, st), stat)
+    call finish(oeq_tp_forward(self%handle, batch, x, y, w, z, ptr_or_null(stream)), stat)
   end subroutine forward_ptr
 
   subroutine backward_ptr(self, batch, x, y, w, dz, dx, dy, dw, stream, stat)
@@ -803,10 +803,8 @@ contains
     type(c_ptr), intent(in) :: x, y, w, dz, dx, dy, dw
     type(c_ptr), intent(in), optional :: stream
     integer, intent(out), optional :: stat
-    type(c_ptr) :: st
-    st = c_null_ptr
-    if (present(stream)) st = stream
-    call finish(oeq_tp_backward(self%handle, batch, x, y, w, dz, dx, dy, dw, st), stat)
+    call finish(oeq_tp_backward(self%handle, batch, x, y, w, dz, dx, dy, dw, &
+        ptr_or_null(stream)), stat)
   end subroutine backward_ptr
 
   ! ------------------------------------------------ convolution (host)
@@ -877,18 +875,11 @@ contains
     type(c_ptr), intent(in), optional :: sender_perm, workspace, stream
     integer(c_size_t), intent(in), optional :: workspace_bytes
     integer, intent(out), optional :: stat
-    type(c_ptr) :: pp, ws, st
     integer(c_size_t) :: wb
-    pp = c_null_ptr
-    ws = c_null_ptr
-    st = c_null_ptr
     wb = 0
-    if (present(sender_perm)) pp = sender_perm
-    if (present(workspace)) ws = workspace
     if (present(workspace_bytes)) wb = workspace_bytes
-    if (present(stream)) st = stream
-    call finish(oeq_conv_forward(self%handle, x_rows, z_rows, edges, x, y, w, rows, cols, pp, z, &
-        ws, wb, st), stat)
+    call finish(oeq_conv_forward(self%handle, x_rows, z_rows, edges, x, y, w, rows, cols, &
+        ptr_or_null(sender_perm), z, ptr_or_null(workspace), wb, ptr_or_null(stream)), stat)
   end subroutine conv_forward_ptr
 
   subroutine conv_backward_ptr(self, x_rows, z_rows, edges, x, y, w, dz, rows, cols, dx, dy, dw, &
@@ -899,18 +890,12 @@ contains
     type(c_ptr), intent(in), optional :: sender_perm, workspace, stream
     integer(c_size_t), intent(in), optional :: workspace_bytes
     integer, intent(out), optional :: stat
-    type(c_ptr) :: pp, ws, st
     integer(c_size_t) :: wb
-    pp = c_null_ptr
-    ws = c_null_ptr
-    st = c_null_ptr
     wb = 0
-    if (present(sender_perm)) pp = sender_perm
-    if (present(workspace)) ws = workspace
     if (present(workspace_bytes)) wb = workspace_bytes
-    if (present(stream)) st = stream
-    call finish(oeq_conv_backward(self%handle, x_rows, z_rows, edges, x, y, w, dz, rows, cols, pp, &
-        dx, dy, dw, ws, wb, st), stat)
+    call finish(oeq_conv_backward(self%handle, x_rows, z_rows, edges, x, y, w, dz, rows, cols, &
+        ptr_or_null(sender_perm), dx, dy, dw, ptr_or_null(workspace), wb, &
+        ptr_or_null(stream)), stat)
   end subroutine conv_backward_ptr
 
   ! ------------------------------------- typed host-array overloads
