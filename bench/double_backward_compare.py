@@ -17,7 +17,6 @@ usage: PYTHONPATH=bindings/python OEQ_LIBRARY=build/.libs/liboeq.so \
 """
 import argparse
 import os
-import statistics
 import sys
 
 import torch
@@ -26,7 +25,7 @@ from e3nn import o3
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bindings", "python"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oeq_torch  # noqa: E402
-from e3nn_compare import mace_channelwise  # noqa: E402
+from e3nn_compare import mace_channelwise, rel, time_ms  # noqa: E402
 
 PROBLEMS = [
     ("mace-large", "128x0e+128x1o+128x2e", "1x0e+1x1o+1x2e+1x3o", "0e+1o+2e+3o", "f32"),
@@ -36,26 +35,6 @@ PROBLEMS = [
     ("nequip-lips-f64", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e", "0e+1o+2e", "32x0o+32x0e+32x1o+32x1e+32x2o+32x2e",
      "f64"),
 ]
-
-
-def time_ms(fn, runs):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop))
-    return statistics.median(times)
-
-
-def rel(a, b):
-    a, b = a.double(), b.double()
-    return ((a - b).norm() / b.norm().clamp_min(1e-300)).item()
 
 
 def main():
