@@ -244,13 +244,15 @@ Test(double_backward, null_cotangents_are_zero) {
   }
 }
 
-/* float32 rows and weights: the same as float64 on the rounded inputs. */
-Test(double_backward, float32_follows_float64) {
+/* Float32 on backend b (TP and conv of problem `kind`, data from `seed`)
+ * against the CPU's float64 on the same inputs rounded to float32. */
+static void check_float32(int kind, oeq_backend_t b, uint64_t seed) {
+  const char *where = b == OEQ_BACKEND_CPU ? "CPU" : test_rt_name(b);
   for (int conv = 0; conv < 2; conv++) {
     dd_case_t c64, c32;
-    init_case(&c64, P_UVU, OEQ_FLOAT64, OEQ_BACKEND_CPU, conv, 0);
-    init_case(&c32, P_UVU, OEQ_FLOAT32, OEQ_BACKEND_CPU, conv, 0);
-    dd_data_t d = data_new(&c64, 400);
+    init_case(&c64, kind, OEQ_FLOAT64, OEQ_BACKEND_CPU, conv, 0);
+    init_case(&c32, kind, OEQ_FLOAT32, b, conv, 0);
+    dd_data_t d = data_new(&c64, seed);
     double *in[7] = {d.x, d.y, d.w, d.dz, d.ddx, d.ddy, d.ddw};
     const int64_t n[7] = {dd_nx(&c64), dd_ny(&c64), dd_nw(&c64), dd_nz(&c64),
                           dd_nx(&c64), dd_ny(&c64), dd_nw(&c64)};
@@ -261,18 +263,19 @@ Test(double_backward, float32_follows_float64) {
     }
     run_double(&c64, &d, 0);
     const int64_t no[4] = {dd_nx(&c64), dd_ny(&c64), dd_nw(&c64), dd_nz(&c64)};
+    const double *ref[4] = {d.gx, d.gy, d.gw, d.gdz};
     float *o[4];
     for (int i = 0; i < 4; i++) {
       o[i] = malloc((size_t)no[i] * sizeof(float));
       test_poison_float(o[i], no[i]);
     }
     OK(dd_double(&c32, f[0], f[1], f[2], f[3], f[4], f[5], f[6], o[0], o[1], o[2], o[3], 0));
-    const double *ref[4] = {d.gx, d.gy, d.gw, d.gdz};
     for (int i = 0; i < 4; i++) {
       double *g = dalloc(no[i]);
       for (int64_t k = 0; k < no[i]; k++) g[k] = o[i][k];
       const double err = test_rel_error(g, ref[i], no[i]);
-      cr_expect(err <= 1e-5, "%s float32 output %d: relative error %g", conv ? "conv" : "TP", i, err);
+      cr_expect(err <= 1e-5, "%s float32 %s output %d: relative error %g", where,
+                conv ? "conv" : "TP", i, err);
       free(g);
       free(o[i]);
     }
@@ -282,6 +285,9 @@ Test(double_backward, float32_follows_float64) {
     dd_case_free(&c32);
   }
 }
+
+/* float32 rows and weights: the same as float64 on the rounded inputs. */
+Test(double_backward, float32_follows_float64) { check_float32(P_UVU, OEQ_BACKEND_CPU, 400); }
 
 /* The deterministic convolution is bitwise reproducible (also from a
  * caller's workspace vs the library's own). */
@@ -472,41 +478,6 @@ DD_GPU_TEST(null_cotangents_and_reproducible) {
 /* float32 on the device against the CPU's float64 on the rounded inputs. */
 DD_GPU_TEST(float32_matches_cpu) {
   RT_REQUIRE(rt, TEST_RT_MEMORY);
-  for (int conv = 0; conv < 2; conv++) {
-    dd_case_t c64, c32;
-    init_case(&c64, P_UVW_SHARED, OEQ_FLOAT64, OEQ_BACKEND_CPU, conv, 0);
-    init_case(&c32, P_UVW_SHARED, OEQ_FLOAT32, rt, conv, 0);
-    dd_data_t d = data_new(&c64, 900);
-    double *in[7] = {d.x, d.y, d.w, d.dz, d.ddx, d.ddy, d.ddw};
-    const int64_t n[7] = {dd_nx(&c64), dd_ny(&c64), dd_nw(&c64), dd_nz(&c64),
-                          dd_nx(&c64), dd_ny(&c64), dd_nw(&c64)};
-    float *f[7];
-    for (int i = 0; i < 7; i++) {
-      f[i] = malloc((size_t)n[i] * sizeof(float));
-      for (int64_t k = 0; k < n[i]; k++) in[i][k] = (double)(f[i][k] = (float)in[i][k]);
-    }
-    run_double(&c64, &d, 0);
-    const int64_t no[4] = {dd_nx(&c64), dd_ny(&c64), dd_nw(&c64), dd_nz(&c64)};
-    const double *ref[4] = {d.gx, d.gy, d.gw, d.gdz};
-    float *o[4];
-    for (int i = 0; i < 4; i++) {
-      o[i] = malloc((size_t)no[i] * sizeof(float));
-      test_poison_float(o[i], no[i]);
-    }
-    OK(dd_double(&c32, f[0], f[1], f[2], f[3], f[4], f[5], f[6], o[0], o[1], o[2], o[3], 0));
-    for (int i = 0; i < 4; i++) {
-      double *g = dalloc(no[i]);
-      for (int64_t k = 0; k < no[i]; k++) g[k] = o[i][k];
-      const double err = test_rel_error(g, ref[i], no[i]);
-      cr_expect(err <= 1e-5, "%s float32 %s output %d: relative error %g", test_rt_name(rt),
-                conv ? "conv" : "TP", i, err);
-      free(g);
-      free(o[i]);
-    }
-    for (int i = 0; i < 7; i++) free(f[i]);
-    data_free(&d);
-    dd_case_free(&c64);
-    dd_case_free(&c32);
-  }
+  check_float32(P_UVW_SHARED, rt, 900);
   test_rt_leave(rt);
 }
