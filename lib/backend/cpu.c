@@ -72,7 +72,7 @@ static oeq_status_t cpu_tp_forward(const oeq_plan_t *plan, int64_t batch, const 
   (void)stream;
   const oeq_schedule_t *s = plan->schedule;
   oeq_cpu_scratch_t sc;
-  if (oeq_cpu_scratch_alloc(s, 2 * (s->x_dim + s->y_dim + s->z_dim), 2, &sc, err) != OEQ_SUCCESS) return err->status;
+  if (oeq_cpu_scratch_alloc(s->weight_numel, 2 * (s->x_dim + s->y_dim + s->z_dim), 2, &sc, err) != OEQ_SUCCESS) return err->status;
 #pragma omp parallel
   {
     row_scratch_t r = scratch_rows(s, &sc, oeq_cpu_thread_id());
@@ -106,7 +106,7 @@ static oeq_status_t cpu_tp_backward(const oeq_plan_t *plan, int64_t batch, const
   const oeq_schedule_t *s = plan->schedule;
   int shared = s->shared_weights;
   oeq_cpu_scratch_t sc;
-  if (oeq_cpu_scratch_alloc(s, 2 * (s->x_dim + s->y_dim + s->z_dim), 2, &sc, err) != OEQ_SUCCESS) return err->status;
+  if (oeq_cpu_scratch_alloc(s->weight_numel, 2 * (s->x_dim + s->y_dim + s->z_dim), 2, &sc, err) != OEQ_SUCCESS) return err->status;
   for (int t = 0; t < sc.threads; t++)
     memset(scratch_rows(s, &sc, t).dw, 0, (size_t)s->weight_numel * sizeof(double));
 #pragma omp parallel

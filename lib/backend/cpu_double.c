@@ -174,7 +174,7 @@ oeq_status_t oeq_cpu_tp_double_backward(const oeq_plan_t *plan, const oeq_dd_arg
   oeq_cpu_scratch_t sc;
   dd_sched_t ds;
   if (sched_init(s, &ds, err) != OEQ_SUCCESS) return err->status;
-  if (oeq_cpu_scratch_alloc(s, 4 * (s->x_dim + s->y_dim) + 3 * s->z_dim, 4, &sc, err) != OEQ_SUCCESS) {
+  if (oeq_cpu_scratch_alloc(s->weight_numel, 4 * (s->x_dim + s->y_dim) + 3 * s->z_dim, 4, &sc, err) != OEQ_SUCCESS) {
     free(ds.weighted.paths);
     return err->status;
   }
@@ -243,7 +243,7 @@ oeq_status_t oeq_cpu_conv_double_backward(const oeq_plan_t *plan, const oeq_dd_a
   }
   oeq_cpu_scratch_t sc = {0};
   dd_sched_t ds = {0};
-  if (sched_init(s, &ds, err) != OEQ_SUCCESS || oeq_cpu_scratch_alloc(s, 4 * (s->x_dim + s->y_dim) + 3 * s->z_dim, 4, &sc, err) != OEQ_SUCCESS) {
+  if (sched_init(s, &ds, err) != OEQ_SUCCESS || oeq_cpu_scratch_alloc(s->weight_numel, 4 * (s->x_dim + s->y_dim) + 3 * s->z_dim, 4, &sc, err) != OEQ_SUCCESS) {
     free(ds.weighted.paths);
     free(owned);
     return err->status;

@@ -100,21 +100,19 @@ oeq_status_t oeq_cpu_symcon_forward(const oeq_plan_t *plan, int64_t batch, const
   double *W = NULL;
   if (s == OEQ_SUCCESS) s = load_weights(sc, w, &W, err);
   if (s != OEQ_SUCCESS) return s;
-  int threads = oeq_cpu_max_threads();
-  int64_t per = sc->x_dim + sc->z_dim;
-  double *scratch = malloc((size_t)(threads * per + 1) * sizeof *scratch);
-  if (!scratch) {
+  oeq_cpu_scratch_t scratch; /* a thread's rows: x, z */
+  if ((s = oeq_cpu_scratch_alloc(0, sc->x_dim + sc->z_dim, 0, &scratch, err)) != OEQ_SUCCESS) {
     free(W);
-    return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for CPU scratch rows");
+    return s;
   }
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < batch; b++) {
-    double *xr = scratch + oeq_cpu_thread_id() * per, *zr = xr + sc->x_dim;
+    double *xr = oeq_cpu_scratch_of(&scratch, oeq_cpu_thread_id()), *zr = xr + sc->x_dim;
     oeq_cpu_load_flat(oeq_cpu_row(x, b, sc->x_dim, sc->irrep_dtype), sc->irrep_dtype, sc->x_dim, xr);
     row_forward(sc, xr, W, species[b], zr);
     oeq_cpu_store_flat(zr, sc->irrep_dtype, sc->z_dim, oeq_cpu_row_mut(z, b, sc->z_dim, sc->irrep_dtype));
   }
-  free(scratch);
+  free(scratch.block);
   free(W);
   return OEQ_SUCCESS;
 }
@@ -128,18 +126,19 @@ oeq_status_t oeq_cpu_symcon_backward(const oeq_plan_t *plan, int64_t batch, cons
   double *W = NULL;
   if (s == OEQ_SUCCESS) s = load_weights(sc, w, &W, err);
   if (s != OEQ_SUCCESS) return s;
-  int threads = oeq_cpu_max_threads();
-  int64_t nw = dw ? sc->weight_numel : 0;
-  int64_t per = 2 * sc->x_dim + sc->z_dim + nw;
-  double *scratch = calloc((size_t)(threads * per + 1), sizeof *scratch);
-  if (!scratch) {
+  const int64_t nw = dw ? sc->weight_numel : 0;
+  oeq_cpu_scratch_t scratch; /* a thread's rows: x, dz, dx, its dw partial */
+  if ((s = oeq_cpu_scratch_alloc(nw, 2 * sc->x_dim + sc->z_dim, 1, &scratch, err)) != OEQ_SUCCESS) {
     free(W);
-    return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for CPU scratch rows");
+    return s;
   }
+  const int64_t dw_at = 2 * sc->x_dim + sc->z_dim; /* the partial's offset in a thread's rows */
+  for (int t = 0; t < scratch.threads; t++)
+    memset(oeq_cpu_scratch_of(&scratch, t) + dw_at, 0, (size_t)nw * sizeof(double));
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < batch; b++) {
-    double *xr = scratch + oeq_cpu_thread_id() * per, *dzr = xr + sc->x_dim, *dxr = dzr + sc->z_dim,
-           *dW = dw ? dxr + sc->x_dim : NULL;
+    double *xr = oeq_cpu_scratch_of(&scratch, oeq_cpu_thread_id()), *dzr = xr + sc->x_dim,
+           *dxr = dzr + sc->z_dim, *dW = dw ? xr + dw_at : NULL;
     oeq_cpu_load_flat(oeq_cpu_row(x, b, sc->x_dim, sc->irrep_dtype), sc->irrep_dtype, sc->x_dim, xr);
     oeq_cpu_load_flat(oeq_cpu_row(dz, b, sc->z_dim, sc->irrep_dtype), sc->irrep_dtype, sc->z_dim, dzr);
     if (dx) memset(dxr, 0, (size_t)sc->x_dim * sizeof *dxr);
@@ -149,14 +148,14 @@ oeq_status_t oeq_cpu_symcon_backward(const oeq_plan_t *plan, int64_t batch, cons
                          oeq_cpu_row_mut(dx, b, sc->x_dim, sc->irrep_dtype));
   }
   if (dw) {
-    double *sum = scratch + 2 * sc->x_dim + sc->z_dim; /* thread 0's partial */
-    for (int t = 1; t < threads; t++) {
-      const double *part = scratch + t * per + 2 * sc->x_dim + sc->z_dim;
+    double *sum = oeq_cpu_scratch_of(&scratch, 0) + dw_at; /* thread 0's partial */
+    for (int t = 1; t < scratch.threads; t++) {
+      const double *part = oeq_cpu_scratch_of(&scratch, t) + dw_at;
       for (int64_t i = 0; i < nw; i++) sum[i] += part[i];
     }
     if (nw > 0) oeq_cpu_store_flat(sum, sc->weight_dtype, nw, dw);
   }
-  free(scratch);
+  free(scratch.block);
   free(W);
   return OEQ_SUCCESS;
 }

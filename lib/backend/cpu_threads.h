@@ -11,7 +11,7 @@
 #endif
 
 #include "checked.h"
-#include "schedule.h"
+#include "schedule.h" /* oeq_dtype_size */
 #include "status.h"
 
 /* Threads a parallel region may use (scratch rows to allocate). */
@@ -41,17 +41,17 @@ typedef struct oeq_cpu_scratch {
 
 /* Rows of fixed + weight_rows x weight_numel doubles (plus one) a thread,
  * the sizes checked: weight_numel is bounded only by int64_t. */
-static inline oeq_status_t oeq_cpu_scratch_alloc(const oeq_schedule_t *s, int64_t fixed,
+static inline oeq_status_t oeq_cpu_scratch_alloc(int64_t weight_numel, int64_t fixed,
                                                  int64_t weight_rows, oeq_cpu_scratch_t *sc,
                                                  oeq_error_t *err) {
   sc->threads = oeq_cpu_max_threads();
   int64_t w, n;
   size_t bytes;
-  if (oeq_mul_i64(s->weight_numel, weight_rows, &w) || oeq_add_i64(fixed + 1, w, &sc->per_thread) ||
+  if (oeq_mul_i64(weight_numel, weight_rows, &w) || oeq_add_i64(fixed + 1, w, &sc->per_thread) ||
       oeq_mul_i64(sc->per_thread, sc->threads, &n) || oeq_bytes(n, sizeof(double), &bytes))
     return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT,
                     "the CPU scratch rows (weight_numel = %lld) overflow a size",
-                    (long long)s->weight_numel);
+                    (long long)weight_numel);
   sc->block = malloc(bytes);
   if (!sc->block) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory for CPU scratch rows");
   return OEQ_SUCCESS;
