@@ -2,7 +2,7 @@
 # driver through oeq's dlopen table, so it builds everywhere and says so
 # when no GPU is present.
 noinst_PROGRAMS += bench/bench_tp
-bench_bench_tp_SOURCES = bench/bench_tp.c
+bench_bench_tp_SOURCES = bench/bench_tp.c bench/bench_latency.h
 bench_bench_tp_LDADD = liboeq_core.la -lm
 bench_bench_tp_LDFLAGS = $(OPENMP_CFLAGS)
 
@@ -13,7 +13,7 @@ EXTRA_DIST += bench/e3nn_compare.py bench/binding_overhead.py bench/NOTES.md \
 
 # The fused convolution benchmark (bench/NOTES.md has its runs).
 noinst_PROGRAMS += bench/bench_conv
-bench_bench_conv_SOURCES = bench/bench_conv.c
+bench_bench_conv_SOURCES = bench/bench_conv.c bench/bench_latency.h
 bench_bench_conv_LDADD = liboeq_core.la -lm
 bench_bench_conv_LDFLAGS = $(OPENMP_CFLAGS)
 

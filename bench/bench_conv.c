@@ -8,12 +8,30 @@
  * and a throughput case (100,000 nodes, 2,000,000 edges). CUDA events, 3
  * warm-ups, median of 10 (25 graph replays for latency). "extra MB" is the
  * device memory the call needs beyond inputs and outputs: its workspace.
+ *
+ * After the table, the latency case again (issue 18: MD with a few hundred
+ * atoms per GPU): launches per call (kernel "k" and memset "m" nodes of the
+ * captured graph, "?" where the driver cannot list them) and the time
+ * against the floor, bytes the call must move once over the device copy
+ * bandwidth measured at the start, with the target floor + 10 us, for
+ * forward and for forward+backward. Byte models (float32; x and z have one
+ * row per node, y and w one per edge; rows and cols are int32):
+ *   forward:          x, y, w, rows, cols read and z written, once each;
+ *   forward+backward: x, y, w, dz, rows, cols read and z, dx, dy, dw
+ *                     written, once each, as if one job (so the indices
+ *                     count once). sender_perm (deterministic mode, 4 bytes
+ *                     an edge) and the workspace are not counted: they are
+ *                     the implementation's choice. The table's "fwd bytes
+ *                     GB" column is the forward's model without the indices.
+ * The replays run back to back without an L2 flush, so part of the data
+ * can be L2-resident and a time below the floor is possible.
  * Usage: bench_conv [filter-substring] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cuda_api.h"
+#include "bench_latency.h"
 #include "oeq.h"
 
 #define DEV(p) ((void *)(uintptr_t)(p))
@@ -135,8 +153,9 @@ static void bwd(run_t *r) {
                        r->ws_bytes, r->stream));
 }
 
-/* Median ms of `reps` runs of f (or of a replayed graph of it). */
-static float time_it(run_t *r, void (*f)(run_t *), int reps, int as_graph) {
+/* Median ms of `reps` runs of f (or of a replayed graph of it, whose nodes,
+ * what one call launches, go to *nodes). */
+static float time_it(run_t *r, void (*f)(run_t *), int reps, int as_graph, graph_nodes_t *nodes) {
   CUevent a, b;
   CK(cu->cuEventCreate(&a, 0));
   CK(cu->cuEventCreate(&b, 0));
@@ -146,6 +165,7 @@ static float time_it(run_t *r, void (*f)(run_t *), int reps, int as_graph) {
     CK(cu->cuStreamBeginCapture(r->stream, OEQ_CU_STREAM_CAPTURE_MODE_GLOBAL));
     f(r);
     CK(cu->cuStreamEndCapture(r->stream, &graph));
+    *nodes = count_graph_nodes(cu, graph);
     CK(cu->cuGraphInstantiate(&exec, graph, 0));
   }
   float t[64];
@@ -167,6 +187,56 @@ static float time_it(run_t *r, void (*f)(run_t *), int reps, int as_graph) {
 
 static void fwd_bwd(run_t *r) { fwd(r), bwd(r); }
 
+/* The float32 data a forward must move once (x, y, w read, z written), and
+ * the int32 rows and cols. */
+static double data_bytes(const run_t *r) {
+  const graph_t *g = r->g;
+  return 4.0 * ((double)g->edges * (double)(r->ny + r->nw) + (double)g->nodes * (double)(r->nx + r->nz));
+}
+static double index_bytes(const graph_t *g) { return 8.0 * (double)g->edges; }
+
+static double fwd_bytes(const run_t *r) { return data_bytes(r) + index_bytes(r->g); }
+
+/* Forward+backward as one job: the data twice (dz, dx, dy, dw have the
+ * sizes of z, x, y, w), the indices once. */
+static double fwd_bwd_bytes(const run_t *r) { return 2.0 * data_bytes(r) + index_bytes(r->g); }
+
+/* The latency rows, printed as their own table after the main one. */
+typedef struct lat_row {
+  const char *problem;
+  int det;
+  float tf, tfb;
+  latency_cells_t cf, cb;
+} lat_row_t;
+static lat_row_t lat_rows[8];
+static int n_lat_rows;
+static double copy_bw; /* GB/s, read + written */
+
+static void record_latency(const char *problem, int det, const run_t *r, float tf, float tfb,
+                           graph_nodes_t nf, graph_nodes_t nfb) {
+  if (n_lat_rows == (int)(sizeof lat_rows / sizeof lat_rows[0])) return;
+  lat_rows[n_lat_rows++] = (lat_row_t){problem, det, tf, tfb,
+                                       latency_cells(tf, fwd_bytes(r), copy_bw, nf),
+                                       latency_cells(tfb, fwd_bwd_bytes(r), copy_bw, nfb)};
+}
+
+static void print_latency_table(void) {
+  if (!n_lat_rows) return;
+  printf("\nlatency vs floor (graph replay; launches: kernel k + memset m nodes; target: floor + %.0f us;"
+         " copy bandwidth %.0f GB/s)\n",
+         LATENCY_ALLOWANCE_US, copy_bw);
+  printf("| problem | mode | fwd ms | fwd+bwd ms | launches fwd | launches fwd+bwd | fwd floor us"
+         " | fwd target us | fwd | fwd+bwd floor us | fwd+bwd target us | fwd+bwd |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (int i = 0; i < n_lat_rows; i++) {
+    const lat_row_t *l = &lat_rows[i];
+    printf("| %s | %s | %.4f | %.4f | %s | %s | %s | %s | %s | %s | %s | %s |\n", l->problem,
+           l->det ? "deterministic" : "atomic", l->tf, l->tfb, l->cf.launches, l->cb.launches,
+           l->cf.floor_us, l->cf.target_us, l->cf.verdict, l->cb.floor_us, l->cb.target_us,
+           l->cb.verdict);
+  }
+}
+
 static void bench_case(const char *label, const prob_def_t *pd, const graph_t *g, int latency, CUstream stream) {
   oeq_problem_t *p = NULL;
   OK(oeq_problem_create_channelwise(pd->in1, pd->in2, pd->out, &p));
@@ -187,12 +257,14 @@ static void bench_case(const char *label, const prob_def_t *pd, const graph_t *g
     r.ws = dalloc(r.ws_bytes);
     float tf, tb, tfb;
     if (latency) {
-      tf = time_it(&r, fwd, 25, 1);
-      tfb = time_it(&r, fwd_bwd, 25, 1);
+      graph_nodes_t nf, nfb;
+      tf = time_it(&r, fwd, 25, 1, &nf);
+      tfb = time_it(&r, fwd_bwd, 25, 1, &nfb);
       tb = tfb - tf;
+      record_latency(pd->label, det, &r, tf, tfb, nf, nfb);
     } else {
-      tf = time_it(&r, fwd, 10, 0);
-      tb = time_it(&r, bwd, 10, 0);
+      tf = time_it(&r, fwd, 10, 0, NULL);
+      tb = time_it(&r, bwd, 10, 0, NULL);
       tfb = tf + tb;
     }
     printf("| %s | %s | %lld / %lld | %s | %.3f | %.3f | %.3f | %.1f | %.2f |\n", pd->label, label,
@@ -224,6 +296,8 @@ int main(int argc, char **argv) {
   CUstream stream;
   CK(cu->cuStreamCreate(&stream, OEQ_CU_STREAM_NON_BLOCKING));
   printf("device: %s\n", name);
+  copy_bw = copy_bandwidth_gbs(cu, stream);
+  printf("device copy bandwidth: %.0f GB/s (read + written)\n", copy_bw);
   printf("| problem | case | nodes / edges | mode | fwd ms | bwd ms | fwd+bwd ms | workspace MB | fwd bytes GB |\n");
   printf("|---|---|---|---|---|---|---|---|---|\n");
   struct { const char *label; int64_t nodes, edges; int latency; } cases[] = {
@@ -235,6 +309,7 @@ int main(int argc, char **argv) {
         bench_case(cases[c].label, &probs[i], &g, cases[c].latency, stream);
     free_graph(&g);
   }
+  print_latency_table();
   cu->cuStreamDestroy(stream);
   return 0;
 }

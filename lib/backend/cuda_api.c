@@ -94,6 +94,8 @@ static void load_driver(void) {
   OPTIONAL(cuGraphLaunch, "cuGraphLaunch", NULL, NULL);
   OPTIONAL(cuGraphExecDestroy, "cuGraphExecDestroy", NULL, NULL);
   OPTIONAL(cuGraphDestroy, "cuGraphDestroy", NULL, NULL);
+  OPTIONAL(cuGraphGetNodes, "cuGraphGetNodes", NULL, NULL);
+  OPTIONAL(cuGraphNodeGetType, "cuGraphNodeGetType", NULL, NULL);
   OPTIONAL(cuMemAllocHost, "cuMemAllocHost_v2", "cuMemAllocHost", NULL);
   OPTIONAL(cuMemFreeHost, "cuMemFreeHost", NULL, NULL);
 

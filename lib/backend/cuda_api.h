@@ -21,6 +21,7 @@ typedef struct CUstream_st *CUstream;
 typedef struct CUevent_st *CUevent;
 typedef struct CUgraph_st *CUgraph;
 typedef struct CUgraphExec_st *CUgraphExec;
+typedef struct CUgraphNode_st *CUgraphNode;
 typedef int nvrtcResult;
 typedef struct _nvrtcProgram *nvrtcProgram;
 
@@ -47,6 +48,8 @@ enum { OEQ_CU_MEMTYPE_HOST = 1, OEQ_CU_MEMTYPE_DEVICE = 2, OEQ_CU_MEMTYPE_UNIFIE
 enum { OEQ_CU_STREAM_NON_BLOCKING = 1 };
 enum { OEQ_CU_EVENT_DEFAULT = 0 };
 enum { OEQ_CU_STREAM_CAPTURE_MODE_GLOBAL = 0, OEQ_CU_STREAM_CAPTURE_MODE_RELAXED = 2 };
+/* CUgraphNodeType values. */
+enum { OEQ_CU_GRAPH_NODE_TYPE_KERNEL = 0, OEQ_CU_GRAPH_NODE_TYPE_MEMSET = 2 };
 
 /* The resolved entry points. Those marked optional may be NULL. */
 typedef struct oeq_cuda_api {
@@ -99,6 +102,9 @@ typedef struct oeq_cuda_api {
   CUresult (*cuGraphLaunch)(CUgraphExec exec, CUstream stream);
   CUresult (*cuGraphExecDestroy)(CUgraphExec exec);
   CUresult (*cuGraphDestroy)(CUgraph graph);
+  /* the benchmarks' launch count: the nodes of a captured graph */
+  CUresult (*cuGraphGetNodes)(CUgraph graph, CUgraphNode *nodes, size_t *count);
+  CUresult (*cuGraphNodeGetType)(CUgraphNode node, int *type);
   CUresult (*cuMemAllocHost)(void **ptr, size_t bytes);
   CUresult (*cuMemFreeHost)(void *ptr);
 } oeq_cuda_api_t;
