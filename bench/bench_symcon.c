@@ -1,10 +1,11 @@
 /* bench_symcon.c: the symmetric contraction's generated CUDA kernels
  * (lib/codegen/symcon_codegen.c) run directly through oeq's driver table,
- * before the launch layer (lib/backend/gpu.c) wires them into plans:
+ * in both layouts, without the launch layer's choice between them:
  *
- *  1. correctness: for MACE's fixture-sized problems and MACE-large, z, dx
- *     and dw of a 256-row batch (species random, some species absent) are
- *     compared with the CPU backend (oeq_symcon_forward / _backward) in
+ *  1. correctness, for both kernel layouts (terms and pairs,
+ *     symcon_codegen.h): for MACE's fixture-sized problems and MACE-large, z, dx
+ *     and dw of a 256-row batch (and a 5000-row one for MACE-large;
+ *     species random, some absent) are compared with the CPU backend (oeq_symcon_forward / _backward) in
  *     float64 (relative error <= 1e-12) and float32 (<= 1e-5);
  *  2. timing: MACE-large's product basis (channels 128, 0e+1o+2e+3o ->
  *     0e+1o+2e, correlation 3, 10 species; and -> 0e, the last layer) at
@@ -27,6 +28,9 @@
 
 static const oeq_cuda_api_t *cu;
 static int sm, n_sm, max_shared;
+/* the kernels' layout (symcon_codegen.h): both are checked and timed */
+static oeq_symcon_layout_t layout = OEQ_SYMCON_LAYOUT_TERMS;
+static const char *layout_name(void) { return layout == OEQ_SYMCON_LAYOUT_PAIRS ? "pairs" : "terms"; }
 
 #define CK(call)                                                                  \
   do {                                                                            \
@@ -68,7 +72,7 @@ static kernels_t build(const case_t *k, oeq_dtype_t dt) {
   }
   K.sc->irrep_dtype = K.sc->weight_dtype = dt;
   oeq_codegen_target_t t = {OEQ_DIALECT_CUDA, 4, (size_t)max_shared, sm};
-  if (oeq_codegen_symcon(K.sc, &t, &K.src, &err)) {
+  if (oeq_codegen_symcon_layout(K.sc, &t, layout, &K.src, &err)) {
     fprintf(stderr, "codegen: %s\n", err.message);
     exit(2);
   }
@@ -94,7 +98,8 @@ static kernels_t build(const case_t *k, oeq_dtype_t dt) {
       CK(cu->cuFuncSetAttribute(K.fn[r], OEQ_CU_FUNC_ATTR_MAX_DYNAMIC_SHARED, (int)d->shared_bytes));
     int per_sm = 0;
     CK(cu->cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, K.fn[r], d->threads, d->shared_bytes));
-    K.blocks[r] = per_sm * n_sm;
+    /* as the launch layer: the resident blocks shared by the grid_y groups */
+    K.blocks[r] = per_sm * n_sm / d->grid_y > 1 ? per_sm * n_sm / d->grid_y : 1;
   }
   return K;
 }
@@ -207,9 +212,10 @@ static int check(const case_t *k, oeq_dtype_t dt, long long batch) {
   double ez = rel_err(z_gpu, z_cpu, nz, dt), ex = rel_err(dx_gpu, dx_cpu, nx, dt),
          ew = rel_err(dw_gpu, dw_cpu, nw, dt);
   int ok = ez <= tol && ex <= tol && ew <= tol;
-  printf("check %-12s -> %-9s c%d E%lld C%lld %s rows %lld: z %.2e dx %.2e dw %.2e (dw %s, %d x %d) %s\n",
-         k->in, k->out, k->corr, (long long)k->E, (long long)k->C, dt == OEQ_FLOAT64 ? "f64" : "f32",
-         batch, ez, ex, ew, K.src.dw_in_shared ? "shared" : "global", K.src.dw_groups,
+  printf("check %s %-12s -> %-9s c%d E%lld C%lld %s rows %lld: z %.2e dx %.2e dw %.2e (dw %s, %d x %d) %s\n",
+         layout_name(), k->in, k->out, k->corr, (long long)k->E, (long long)k->C,
+         dt == OEQ_FLOAT64 ? "f64" : "f32", batch, ez, ex, ew,
+         K.src.pairs ? "pairs" : K.src.dw_in_shared ? "shared" : "global", K.src.dw_groups,
          K.src.dw_group_size, ok ? "ok" : "MISMATCH");
   CUdeviceptr all[] = {d.x, d.sp, d.w, d.z, d.dz, d.dx, d.dw};
   for (int i = 0; i < 7; i++) cu->cuMemFree(all[i]);
@@ -282,8 +288,8 @@ static double copy_bandwidth(void) {
   return 2.0 * (double)bytes / (best * 1e-3);
 }
 
-static void bench(const case_t *k, oeq_dtype_t dt, long long batch, double bw) {
-  kernels_t K = build(k, dt);
+static void bench_rows(const kernels_t *kp, const case_t *k, oeq_dtype_t dt, long long batch, double bw) {
+  const kernels_t K = *kp;
   const oeq_symcon_t *sc = K.sc;
   size_t s = esz(dt);
   int64_t nx = batch * sc->x_dim, nz = batch * sc->z_dim, nw = sc->weight_numel;
@@ -315,12 +321,19 @@ static void bench(const case_t *k, oeq_dtype_t dt, long long batch, double bw) {
         bwd = time_ms(&K, &d, batch, 3);
   double floor_bytes = (double)(nx + nz) * (double)s + 4.0 * (double)batch + (double)nw * (double)s;
   double floor_ms = floor_bytes / bw * 1e3;
-  printf("| %s -> %s | %s | %lld | %.3f | %.3f | %.3f | %.3f | %.3f | %.1fx | %.2fx |\n", k->in, k->out,
-         dt == OEQ_FLOAT64 ? "f64" : "f32", batch, f, dx, dw, bwd, floor_ms, f / floor_ms, bwd / f);
+  printf("| %s -> %s | %s | %s | %lld | %.3f | %.3f | %.3f | %.3f | %.3f | %.1fx | %.2fx |\n", k->in,
+         k->out, layout_name(), dt == OEQ_FLOAT64 ? "f64" : "f32", batch, f, dx, dw, bwd, floor_ms,
+         f / floor_ms, bwd / f);
   CUdeviceptr all[] = {d.x, d.sp, d.w, d.z, d.dz, d.dx, d.dw};
   for (int i = 0; i < 7; i++) cu->cuMemFree(all[i]);
   free(h);
   free(sp);
+}
+
+/* One build of the kernels, timed at every row count. */
+static void bench(const case_t *k, oeq_dtype_t dt, const long long *rows, int n_rows, double bw) {
+  kernels_t K = build(k, dt);
+  for (int r = 0; r < n_rows; r++) bench_rows(&K, k, dt, rows[r], bw);
   release(&K);
 }
 
@@ -352,14 +365,22 @@ int main(int argc, char **argv) {
       {"0e+1o", "0e+1o+2e", 4, 3, 40},      {"0e+1o+2e+3o", "0e+1o+2e", 3, 10, 128},
       {"0e+1o", "0e", 2, 200, 512}, /* dw through global atomics */
   };
+  static const oeq_symcon_layout_t layouts[2] = {OEQ_SYMCON_LAYOUT_TERMS, OEQ_SYMCON_LAYOUT_PAIRS};
   int ok = 1;
-  for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
-    for (int dt = 1; dt >= 0; dt--) ok &= check(&checks[i], (oeq_dtype_t)dt, 256);
+  for (int l = 0; l < 2; l++) {
+    layout = layouts[l];
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+      if (layout == OEQ_SYMCON_LAYOUT_PAIRS && checks[i].E > 100) continue; /* does not fit */
+      for (int dt = 1; dt >= 0; dt--) ok &= check(&checks[i], (oeq_dtype_t)dt, 256);
+    }
+    /* several row chunks and sort tiles, a partial last one */
+    for (int dt = 1; dt >= 0; dt--) ok &= check(&checks[5], (oeq_dtype_t)dt, 5000);
+  }
 
   double bw = copy_bandwidth();
   printf("\ncopy bandwidth %.0f GB/s (read + write)\n\n", bw / 1e9);
-  printf("| problem | dtype | rows | forward ms | dx ms | dw ms | backward ms | floor ms | fwd/floor | bwd/fwd |\n");
-  printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  printf("| problem | layout | dtype | rows | forward ms | dx ms | dw ms | backward ms | floor ms | fwd/floor | bwd/fwd |\n");
+  printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   static const case_t large[] = {{"0e+1o+2e+3o", "0e+1o+2e", 3, 10, 128}, {"0e+1o+2e+3o", "0e", 3, 10, 128}};
   long long rows[8] = {20000, 100000};
   int n_rows = 2;
@@ -369,7 +390,10 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < 2; i++)
     for (int dt = 0; dt < 2; dt++)
-      for (int r = 0; r < n_rows; r++) bench(&large[i], (oeq_dtype_t)dt, rows[r], bw);
+      for (int l = 0; l < 2; l++) {
+        layout = layouts[l];
+        bench(&large[i], (oeq_dtype_t)dt, rows, n_rows, bw);
+      }
   cu->cuCtxPopCurrent(&ctx);
   cu->cuDevicePrimaryCtxRelease(dev);
   printf("\n%s\n", ok ? "all checks passed" : "SOME CHECKS FAILED");

@@ -7,6 +7,8 @@ CRITERION_SUITES += tests/test_limits tests/test_kcache
 # MACE's symmetric contraction (fixtures in tests/fixtures/symcon, shipped by
 # EXTRA_DIST's tests/fixtures).
 CRITERION_SUITES += tests/test_symcon
+# (its fixtures also run through GPU plans where a device is present)
+tests_test_symcon_SOURCES = tests/test_symcon.c tests/gpu_runtime.c
 CRITERION_SUITES += tests/test_version
 
 # Exported symbols: a plain script (exit status), not a Criterion suite.

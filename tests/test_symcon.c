@@ -1,9 +1,12 @@
-/* test_symcon.c: MACE's symmetric contraction on the CPU backend.
+/* test_symcon.c: MACE's symmetric contraction on the CPU backend, and its
+ * fixtures on the GPU backends too.
  *
  * Fixtures (tests/fixtures/symcon/ (JSON)): float64 outputs of MACE's own
  * SymmetricContraction (legacy U basis): z, dx and dweights must match to
  * 1e-12 (float64) and 1e-5 (float32 from the float64 inputs rounded), and
- * the weight layout (K per output irrep and nu) must be MACE's. Besides:
+ * the weight layout (K per output irrep and nu) must be MACE's; the same
+ * bounds hold for CUDA and HIP plans (suites symcon_fixture_cuda / _hip,
+ * skipped without a device). Besides:
  * equivariance under random rotations (Wigner D built from the CG tensors)
  * and inversion, finite differences of dx and dw, and the error contract. */
 #include <criterion/criterion.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "cg.h"
+#include "gpu_runtime.h"
 #include "oeq.h"
 #include "problem.h"
 #include "support.h"
@@ -339,6 +343,81 @@ static void check_fixture(const char *file) {
   oeq_problem_destroy(p);
   free_fixture(&f);
 }
+
+/* ------------------------------------------------- fixtures on a GPU */
+
+TestSuite(symcon_fixture_cuda, .timeout = 300);
+TestSuite(symcon_fixture_hip, .timeout = 300);
+
+/* n doubles as dtype dt in a new device buffer. */
+static void *device_values(oeq_backend_t rt, const double *v, int64_t n, oeq_dtype_t dt) {
+  size_t es = dt == OEQ_FLOAT64 ? 8 : 4;
+  void *host = dt == OEQ_FLOAT64 ? (void *)v : (void *)to_float(v, n), *d = NULL;
+  RT_CK(rt, test_rt_alloc(rt, &d, (size_t)n * es));
+  RT_CK(rt, test_rt_to_device(rt, d, host, (size_t)n * es));
+  if (host != v) free(host);
+  return d;
+}
+
+/* A device buffer of n NaNs of dtype dt (unwritten elements show). */
+static void *device_poisoned(oeq_backend_t rt, int64_t n, oeq_dtype_t dt) {
+  double *nan = malloc((size_t)n * sizeof *nan);
+  test_poison_double(nan, n);
+  void *d = device_values(rt, nan, n, dt);
+  free(nan);
+  return d;
+}
+
+/* The device buffer (n values of dt) against the fixture's values. */
+static void expect_device(oeq_backend_t rt, const char *what, const char *name, const void *dev,
+                          const double *want, int64_t n, oeq_dtype_t dt) {
+  size_t es = dt == OEQ_FLOAT64 ? 8 : 4;
+  void *host = malloc((size_t)n * es);
+  RT_CK(rt, test_rt_to_host(rt, host, dev, (size_t)n * es));
+  double *got = dt == OEQ_FLOAT64 ? host : to_double(host, n);
+  if (dt == OEQ_FLOAT64)
+    expect_close(what, name, got, want, n, 1e-12);
+  else
+    cr_expect(test_rel_error(got, want, n) <= 1e-5, "%s f32 %s: %.3g", name, what, test_rel_error(got, want, n));
+  if (got != host) free(got);
+  free(host);
+}
+
+static void check_fixture_gpu(oeq_backend_t rt, const char *file) {
+  RT_REQUIRE(rt, TEST_RT_MEMORY);
+  fixture_t f = load_fixture(file);
+  for (int dt = OEQ_FLOAT64; dt >= OEQ_FLOAT32; dt--) {
+    oeq_dtype_t t = (oeq_dtype_t)dt;
+    oeq_problem_t *p = make_problem(f.in, f.out, f.correlation, f.E, f.C, t);
+    oeq_plan_t *plan = NULL;
+    OK(oeq_plan_create_symmetric_contraction(p, rt, 0, &plan));
+    void *x = device_values(rt, f.x, f.nx, t), *w = device_values(rt, f.w, f.nw, t),
+         *dz = device_values(rt, f.dz, f.nz, t), *sp = NULL;
+    RT_CK(rt, test_rt_alloc(rt, &sp, (size_t)f.batch * sizeof(int32_t)));
+    RT_CK(rt, test_rt_to_device(rt, sp, f.species, (size_t)f.batch * sizeof(int32_t)));
+    void *z = device_poisoned(rt, f.nz, t), *dx = device_poisoned(rt, f.nx, t),
+         *dw = device_poisoned(rt, f.nw, t);
+    OK(oeq_symcon_forward(plan, f.batch, x, sp, w, z, NULL));
+    OK(oeq_symcon_backward(plan, f.batch, x, sp, w, dz, dx, dw, NULL));
+    RT_CK(rt, test_rt_sync(rt, NULL));
+    expect_device(rt, "z", file, z, f.z, f.nz, t);
+    expect_device(rt, "dx", file, dx, f.dx, f.nx, t);
+    expect_device(rt, "dweights", file, dw, f.dw, f.nw, t);
+    void *bufs[] = {x, w, dz, sp, z, dx, dw};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) RT_CK(rt, test_rt_free(rt, bufs[i]));
+    oeq_plan_destroy(plan);
+    oeq_problem_destroy(p);
+  }
+  free_fixture(&f);
+  test_rt_leave(rt);
+}
+
+#define FIXTURE_GPU_TEST(name, file)                                                              \
+  RT_TEST(symcon_fixture_cuda, symcon_fixture_hip, name) { check_fixture_gpu(rt, file); }
+FIXTURE_GPU_TEST(fixture_0e1o_to_0e1o_c2, "symcon_public_0_0e1o_to_0e1o_c2.json")
+FIXTURE_GPU_TEST(fixture_0e1o2e_to_0e_c3, "symcon_public_1_0e1o2e_to_0e_c3.json")
+FIXTURE_GPU_TEST(fixture_0e1o2e3o_to_0e1o2e_c3, "symcon_public_2_0e1o2e3o_to_0e1o2e_c3.json")
+FIXTURE_GPU_TEST(fixture_0e1o2e_to_0e1o2e_c1, "symcon_public_3_0e1o2e_to_0e1o2e_c1.json")
 
 static void cache_fini(void) { oeq_cg_cache_clear(); }
 

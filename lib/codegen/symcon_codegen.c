@@ -10,6 +10,7 @@
 
 #include "codegen/emit_util.h"
 #include "codegen/strbuf.h"
+#include "codegen/symcon_pairs.h"
 
 #define SYMCON_WARPS_DEFAULT 4
 /* Block size of the dw kernel when it keeps a shared partial. */
@@ -79,12 +80,17 @@ static void fence_x(const gen_t *g) {
   oeq_sb_puts(g->sb, "\n");
 }
 
-static void emit_fence_helper(const gen_t *g) {
-  const char *c = g->ctx.dialect == OEQ_DIALECT_HIP ? "v" : "f", *d = g->ctx.dialect == OEQ_DIALECT_HIP ? "v" : "d";
-  oeq_sb_printf(g->sb,
+static void emit_fence_helper(const gen_t *g) { oeq_symcon_emit_fences(&g->ctx); }
+
+void oeq_symcon_emit_fences(const emit_ctx_t *ctx) {
+  const int hip = ctx->dialect == OEQ_DIALECT_HIP;
+  oeq_sb_printf(ctx->sb,
                 "__device__ __forceinline__ void oeq_fence(float &v) { asm volatile(\"\" : \"+%s\"(v)); }\n"
-                "__device__ __forceinline__ void oeq_fence(double &v) { asm volatile(\"\" : \"+%s\"(v)); }\n",
-                c, d);
+                "__device__ __forceinline__ void oeq_fence(double &v) { asm volatile(\"\" : \"+%s\"(v)); }\n"
+                "template <typename T> __device__ __forceinline__ void oeq_fence(const T *&p) {\n"
+                "  asm volatile(\"\" : \"+%s\"(p));\n"
+                "}\n",
+                hip ? "v" : "f", hip ? "v" : "d", hip ? "v" : "l");
 }
 
 /* Block (o, nu): the weight pointer for species s and channel c, and a
@@ -321,8 +327,48 @@ static void emit_dw(const gen_t *g, const welem_t *el, int64_t n_el, int group_s
   oeq_sb_puts(g->sb, "}\n");
 }
 
+/* The pair layout when asked for, or (AUTO) when its tables fit. Returns
+ * 1 and the source when it was generated, 0 when the terms layout should
+ * be used instead. */
+static oeq_status_t try_pairs(const oeq_symcon_t *sc, const oeq_codegen_target_t *target,
+                              oeq_symcon_layout_t layout, emit_ctx_t *ctx, size_t ct_size,
+                              oeq_symcon_source_t *out, int *done, oeq_error_t *err) {
+  *done = 0;
+  if (layout == OEQ_SYMCON_LAYOUT_TERMS) return OEQ_SUCCESS;
+  oeq_symcon_pairs_t pp;
+  oeq_status_t st = oeq_symcon_pairs_build(sc, &pp, err);
+  if (st != OEQ_SUCCESS) return st;
+  size_t need = oeq_symcon_pairs_coeff_bytes(sc, &pp, ct_size),
+         dw = oeq_symcon_pairs_dw_bytes(sc, &pp, ct_size);
+  if (dw > need) need = dw;
+  if (need > target->max_shared_per_block) {
+    oeq_symcon_pairs_free(&pp);
+    if (layout == OEQ_SYMCON_LAYOUT_PAIRS)
+      return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
+                      "symmetric contraction: the pair kernels need %zu bytes of shared memory, "
+                      "the device has %zu a block",
+                      need, target->max_shared_per_block);
+    return OEQ_SUCCESS;
+  }
+  memset(out, 0, sizeof *out);
+  emit_prelude(ctx);
+  oeq_sb_printf(ctx->sb, "// symmetric contraction (pairs): correlation %d, %lld channels, %lld species, %lld pairs\n",
+                sc->correlation, (long long)sc->channels, (long long)sc->num_elements, (long long)pp.n_pairs);
+  oeq_symcon_emit_pairs(sc, &pp, ctx, ct_size, target->sm, &out->kernels);
+  oeq_symcon_pairs_free(&pp);
+  out->pairs = 1;
+  *done = 1;
+  return OEQ_SUCCESS;
+}
+
 oeq_status_t oeq_codegen_symcon(const oeq_symcon_t *sc, const oeq_codegen_target_t *target,
                                 oeq_symcon_source_t *out, oeq_error_t *err) {
+  return oeq_codegen_symcon_layout(sc, target, OEQ_SYMCON_LAYOUT_AUTO, out, err);
+}
+
+oeq_status_t oeq_codegen_symcon_layout(const oeq_symcon_t *sc, const oeq_codegen_target_t *target,
+                                       oeq_symcon_layout_t layout, oeq_symcon_source_t *out,
+                                       oeq_error_t *err) {
   if (!sc || !target || !out) return oeq_fail(err, OEQ_ERROR_INVALID_ARGUMENT, "NULL argument");
   if (sc->in_dim > 1024 || sc->n_out > 64)
     return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
@@ -344,6 +390,21 @@ oeq_status_t oeq_codegen_symcon(const oeq_symcon_t *sc, const oeq_codegen_target
   g.ctx.ct_is_double = sc->irrep_dtype == OEQ_FLOAT64 || sc->weight_dtype == OEQ_FLOAT64;
   g.ctx.ct = g.ctx.ct_is_double ? "double" : "float";
   g.ct_size = g.ctx.ct_is_double ? 8 : 4;
+
+  int done = 0;
+  oeq_status_t st = try_pairs(sc, target, layout, &g.ctx, g.ct_size, out, &done, err);
+  if (st != OEQ_SUCCESS) {
+    oeq_sb_free(&sb);
+    return st;
+  }
+  if (done) {
+    char *text = oeq_sb_take(&sb);
+    if (!text) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory generating symcon source");
+    out->text = text;
+    out->warp_size = g.ctx.warp_size;
+    out->warps_per_block = g.ctx.warps_per_block;
+    return OEQ_SUCCESS;
+  }
 
   int64_t n_el = list_elements(sc, NULL);
   welem_t *el = malloc((size_t)(n_el > 0 ? n_el : 1) * sizeof *el);
@@ -382,6 +443,7 @@ oeq_status_t oeq_codegen_symcon(const oeq_symcon_t *sc, const oeq_codegen_target
   if (!text) return oeq_fail(err, OEQ_ERROR_OUT_OF_MEMORY, "out of memory generating symcon source");
   memset(out, 0, sizeof *out);
   out->text = text;
+  out->pairs = 0;
   out->warp_size = g.ctx.warp_size;
   out->warps_per_block = g.ctx.warps_per_block;
   out->dw_groups = groups;

@@ -1,7 +1,12 @@
 /* symcon_codegen.h: CUDA / HIP source for a symmetric contraction (MACE's
- * product basis, lib/symcon.h).
+ * product basis, lib/symcon.h), in one of two layouts.
  *
- * The U basis is emitted sparse: every nonzero is a compile-time constant in
+ * "pairs" (symcon_codegen_pairs.c, symcon_pairs.h): the sum over basis
+ * elements is taken once per block and channel, into shared memory, and a
+ * thread evaluates a row's polynomial from it; used whenever that table
+ * ([pairs + basis elements][species]) fits a block's shared memory.
+ *
+ * "terms" (below, symcon_codegen.c), for the rest (many species): the U basis is emitted sparse: every nonzero is a compile-time constant in
  * straight-line code, grouped by (basis element k, output component m) so
  * that a weight W[s][k][c] is loaded once per row and channel and multiplies
  * the whole polynomial sum_{idx} U[m][idx][k] x[idx_1]..x[idx_nu]. A warp
@@ -34,8 +39,11 @@ typedef struct oeq_symcon_source {
   int dw_groups;     /* grid_y of the dw kernel */
   int dw_group_size; /* basis elements per group */
   int dw_in_shared;  /* 1: per-block shared partials; 0: global atomics per row */
+  int pairs;         /* 1: the pair layout (the dw_* fields do not apply) */
   oeq_kernel_table_t kernels;
 } oeq_symcon_source_t;
+
+typedef enum { OEQ_SYMCON_LAYOUT_AUTO, OEQ_SYMCON_LAYOUT_TERMS, OEQ_SYMCON_LAYOUT_PAIRS } oeq_symcon_layout_t;
 
 enum { OEQ_SYMCON_K_FORWARD, OEQ_SYMCON_K_DX, OEQ_SYMCON_K_DW, OEQ_SYMCON_K_COUNT };
 
@@ -55,5 +63,11 @@ enum { OEQ_SYMCON_K_FORWARD, OEQ_SYMCON_K_DX, OEQ_SYMCON_K_DW, OEQ_SYMCON_K_COUN
  * is float64, else float. */
 oeq_status_t oeq_codegen_symcon(const oeq_symcon_t *sc, const oeq_codegen_target_t *target,
                                 oeq_symcon_source_t *out, oeq_error_t *err);
+/* The same in a chosen layout (tests and benchmarks compare them): PAIRS
+ * fails with OEQ_ERROR_UNSUPPORTED where its table does not fit; AUTO is
+ * oeq_codegen_symcon. */
+oeq_status_t oeq_codegen_symcon_layout(const oeq_symcon_t *sc, const oeq_codegen_target_t *target,
+                                       oeq_symcon_layout_t layout, oeq_symcon_source_t *out,
+                                       oeq_error_t *err);
 
 #endif

@@ -70,5 +70,11 @@
 #ifndef OEQ_PTR_MEMO
 #define OEQ_PTR_MEMO 1
 #endif
+/* __launch_bounds__ min blocks of the symmetric contraction's float32 pair
+ * kernels (256 threads): left at 1, ptxas hoisted shared loads into ~250
+ * registers and one block ran an SM (float64 keeps 1: it spilled). */
+#ifndef SYMCON_PAIR_MIN_BLOCKS
+#define SYMCON_PAIR_MIN_BLOCKS 2
+#endif
 
 #endif

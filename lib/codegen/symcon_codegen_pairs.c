@@ -1,0 +1,508 @@
+/* symcon_codegen_pairs.c: the symmetric contraction's "pair" kernels (see
+ * symcon_pairs.h for the regrouping, symcon_codegen.h for the signatures).
+ *
+ * A block owns one channel c (gridDim.y over channels) and a grid-stride
+ * range of row chunks; a thread owns a row. The forward and dx kernels
+ * first build A[p][s] = sum_k U W[s][k][c] for every pair and species in
+ * shared memory (species innermost, so the lanes of a warp, whatever their
+ * species, read distinct banks), then every row evaluates its polynomial
+ * from registers and A: one shared load and one FMA a pair, where the
+ * per-term kernels (symcon_codegen.c) spend a weight load and a polynomial
+ * per basis element.
+ *
+ * The dw kernel accumulates dA[p][s] = sum over the rows of species s of
+ * dz[o][c][m] x[idx_1]..x[idx_deg] in shared memory and turns it into dW
+ * once per block (dW = sum_p U dA, global atomics). Rows of a tile are
+ * counting-sorted by species first, so the 32 lanes of a warp almost always
+ * share one species: a chunk of 32 pairs is then summed over the warp by a
+ * reduce-scatter (31 shuffles, lane j keeps pair j), once per species
+ * present in the warp, and each lane adds one value to dA. */
+#include <stdio.h>
+#include <string.h>
+
+#include "codegen/emit_util.h"
+#include "codegen/strbuf.h"
+#include "codegen/symcon_codegen.h"
+#include "codegen/symcon_pairs.h"
+#include "codegen/tuning.h"
+
+#define PAIR_THREADS 256
+#define PAIR_ROWS_PER_BLOCK 2048 /* rows a block takes at a time: amortizes A */
+#define PAIR_TILE 1024           /* rows sorted by species at once (dw) */
+#define PAIR_CHUNK 32            /* pairs reduced over a warp at once (dw) */
+/* Pairs per case of a walk's run-time segment loop: in one straight-line
+ * block ptxas hoisted hundreds of shared loads and spilled (float64). */
+#define PAIR_SEGMENT 64
+#define GRID_Y_MAX 65535
+
+typedef enum { WALK_FORWARD, WALK_DX, WALK_DW } walk_t;
+
+typedef struct {
+  emit_ctx_t *ctx;
+  const oeq_symcon_t *sc;
+  const oeq_symcon_pairs_t *pp;
+  size_t ct_size;
+  int sm; /* CUDA compute capability (80, 90, ...); 0 for HIP */
+} pgen_t;
+
+size_t oeq_symcon_pairs_coeff_bytes(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
+                                    size_t ct_size) {
+  return (size_t)(pp->n_pairs + pp->n_elems) * (size_t)sc->num_elements * ct_size;
+}
+
+size_t oeq_symcon_pairs_dw_bytes(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
+                                 size_t ct_size) {
+  return (size_t)pp->n_pairs * (size_t)sc->num_elements * ct_size +
+         (2 * (size_t)sc->num_elements + 1 + 3 * PAIR_TILE) * sizeof(int);
+}
+
+/* Launch-bounds min blocks: float64 needs twice the registers, and its
+ * kernels spilled under the float32 bound; so did sm_80's float32 dw
+ * kernel (its 64 reduction registers), not sm_90's. */
+static int min_blocks(const pgen_t *g, int dw) {
+  if (g->ct_size == 8 || (dw && g->ctx->dialect == OEQ_DIALECT_CUDA && g->sm < 90)) return 1;
+  return SYMCON_PAIR_MIN_BLOCKS;
+}
+
+static void emit_warp_helpers(const pgen_t *g) {
+  oeq_symcon_emit_fences(g->ctx);
+  if (g->ctx->dialect == OEQ_DIALECT_HIP)
+    oeq_sb_puts(g->ctx->sb,
+                "typedef unsigned long long oeq_mask_t;\n"
+                "#define OEQ_BALLOT(p) __ballot(p)\n"
+                "#define OEQ_FFS(m) __ffsll((unsigned long long)(m))\n"
+                "#define OEQ_SHFL(v, l) __shfl((v), (l), OEQ_WARP)\n");
+  else
+    oeq_sb_puts(g->ctx->sb,
+                "typedef unsigned oeq_mask_t;\n"
+                "#define OEQ_BALLOT(p) __ballot_sync(0xffffffffu, (p))\n"
+                "#define OEQ_FFS(m) __ffs(m)\n"
+                "#define OEQ_SHFL(v, l) __shfl_sync(0xffffffffu, (v), (l))\n");
+}
+
+/* The U terms by pair (A from W) as constant tables, and where each basis
+ * element's weights are. */
+static void emit_tables(const pgen_t *g) {
+  oeq_strbuf_t *sb = g->ctx->sb;
+  const oeq_symcon_pairs_t *pp = g->pp;
+  char l[64];
+  oeq_sb_printf(sb, "__device__ const int oeq_pair_start[%lld] = {", (long long)pp->n_pairs + 1);
+  for (int64_t p = 0; p <= pp->n_pairs; p++) oeq_sb_printf(sb, "%s%lld", p ? "," : "", (long long)pp->pair_start[p]);
+  oeq_sb_printf(sb, "};\n__device__ const int oeq_pair_elem[%lld] = {", (long long)pp->n_terms);
+  for (int64_t i = 0; i < pp->n_terms; i++) oeq_sb_printf(sb, "%s%d", i ? "," : "", (int)pp->by_pair[i].elem);
+  oeq_sb_printf(sb, "};\n__device__ const oeq_ct oeq_pair_value[%lld] = {", (long long)pp->n_terms);
+  for (int64_t i = 0; i < pp->n_terms; i++)
+    oeq_sb_printf(sb, "%s%s", i ? "," : "", emit_literal(g->ctx, pp->by_pair[i].value, l));
+  oeq_sb_printf(sb, "};\n__device__ const long long oeq_elem_base[%lld] = {", (long long)pp->n_elems);
+  for (int64_t e = 0; e < pp->n_elems; e++) oeq_sb_printf(sb, "%s%lldll", e ? "," : "", (long long)pp->elem_base[e]);
+  oeq_sb_printf(sb, "};\n__device__ const long long oeq_elem_stride[%lld] = {", (long long)pp->n_elems);
+  for (int64_t e = 0; e < pp->n_elems; e++) oeq_sb_printf(sb, "%s%lldll", e ? "," : "", (long long)pp->elem_stride[e]);
+  oeq_sb_puts(sb, "};\n");
+}
+
+/* The terms by basis element, for the dw kernel's dW = sum_p U dA. */
+static void emit_elem_tables(const pgen_t *g) {
+  oeq_strbuf_t *sb = g->ctx->sb;
+  const oeq_symcon_pairs_t *pp = g->pp;
+  char l[64];
+  oeq_sb_printf(sb, "__device__ const int oeq_elem_start[%lld] = {", (long long)pp->n_elems + 1);
+  for (int64_t e = 0; e <= pp->n_elems; e++) oeq_sb_printf(sb, "%s%lld", e ? "," : "", (long long)pp->elem_start[e]);
+  oeq_sb_printf(sb, "};\n__device__ const int oeq_elem_pair[%lld] = {", (long long)pp->n_terms);
+  for (int64_t i = 0; i < pp->n_terms; i++) oeq_sb_printf(sb, "%s%d", i ? "," : "", (int)pp->by_elem[i].pair);
+  oeq_sb_printf(sb, "};\n__device__ const oeq_ct oeq_elem_value[%lld] = {", (long long)pp->n_terms);
+  for (int64_t i = 0; i < pp->n_terms; i++)
+    oeq_sb_printf(sb, "%s%s", i ? "," : "", emit_literal(g->ctx, pp->by_elem[i].value, l));
+  oeq_sb_puts(sb, "};\n");
+}
+
+/* A[p][s] for channel c from the species' weights (staged in shared memory
+ * after A). Synchronizes before (the previous channel's rows are done with
+ * A) and after. */
+static void emit_coefficients(const pgen_t *g) {
+  const long long E = (long long)g->sc->num_elements, NP = (long long)g->pp->n_pairs,
+                  Q = (long long)g->pp->n_elems;
+  oeq_sb_printf(g->ctx->sb,
+                "__device__ void oeq_symcon_coefficients(oeq_ct *__restrict__ A,\n"
+                "    const oeq_wt *__restrict__ w, long long c) {\n"
+                "  oeq_ct *Ws = A + %lld; /* [elem][species] */\n"
+                "  __syncthreads();\n"
+                "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) {\n"
+                "    const int q = i / %lld, s = i - q * %lld;\n"
+                "    Ws[i] = (oeq_ct)w[oeq_elem_base[q] + (long long)s * oeq_elem_stride[q] + c];\n"
+                "  }\n"
+                "  __syncthreads();\n"
+                "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) {\n"
+                "    const int p = i / %lld, s = i - p * %lld;\n"
+                "    oeq_ct a = 0;\n"
+                "    for (int j = oeq_pair_start[p]; j < oeq_pair_start[p + 1]; j++)\n"
+                "      a += oeq_pair_value[j] * Ws[oeq_pair_elem[j] * %lld + s];\n"
+                "    A[i] = a;\n"
+                "  }\n"
+                "  __syncthreads();\n"
+                "}\n",
+                NP * E, Q * E, E, E, NP * E, E, E, E);
+}
+
+static int same_prefix(const oeq_symcon_pair_t *a, const oeq_symcon_pair_t *b) {
+  if (a->deg != b->deg) return 0;
+  for (int j = 0; j + 1 < a->deg; j++)
+    if (a->idx[j] != b->idx[j]) return 0;
+  return 1;
+}
+
+static int same_monomial(const oeq_symcon_pair_t *a, const oeq_symcon_pair_t *b) {
+  return same_prefix(a, b) && a->idx[a->deg - 1] == b->idx[b->deg - 1];
+}
+
+/* "x1 * x4" for the prefix factors of p except position `skip` (-1: none);
+ * "(oeq_ct)1" when nothing is left. */
+static const char *prefix_product(const oeq_symcon_pair_t *p, int skip, char buf[96]) {
+  int n = 0, first = 1;
+  buf[0] = '\0';
+  for (int j = 0; j + 1 < p->deg; j++) {
+    if (j == skip) continue;
+    n += snprintf(buf + n, (size_t)(96 - n), "%sx%d", first ? "" : " * ", (int)p->idx[j]);
+    first = 0;
+  }
+  if (first) snprintf(buf, 96, "(oeq_ct)1");
+  return buf;
+}
+
+/* Close a dw chunk of `used` pair values v0.. in registers: once per
+ * species among the warp's active lanes (usually one: rows are sorted),
+ * a reduce-scatter over the lanes (after the step of width w, lane bit w
+ * keeps the upper or the lower half), then lane j adds pair j to dA. */
+static void emit_flush(const pgen_t *g, int64_t chunk_base, int used) {
+  oeq_strbuf_t *sb = g->ctx->sb;
+  oeq_sb_puts(sb,
+              "      { oeq_mask_t todo = OEQ_BALLOT(active);\n"
+              "      while (todo) {\n"
+              "        const int s0 = OEQ_SHFL(s, OEQ_FFS(todo) - 1);\n"
+              "        const bool in = active && s == s0;\n"
+              "        todo &= ~OEQ_BALLOT(in);\n");
+  for (int j = 0; j < PAIR_CHUNK; j++)
+    if (j < used)
+      oeq_sb_printf(sb, "        oeq_ct u%d = in ? v%d : (oeq_ct)0;\n", j, j);
+    else
+      oeq_sb_printf(sb, "        oeq_ct u%d = 0;\n", j);
+  if (g->ctx->warp_size == 64)
+    for (int j = 0; j < PAIR_CHUNK; j++) oeq_sb_printf(sb, "        u%d += OEQ_SHFL_XOR(u%d, 32);\n", j, j);
+  for (int w = PAIR_CHUNK / 2; w >= 1; w /= 2) {
+    oeq_sb_printf(sb, "        { const bool up = (lane & %d) != 0;\n", w);
+    for (int j = 0; j < w; j++)
+      oeq_sb_printf(sb, "          { const oeq_ct sd = up ? u%d : u%d; u%d = (up ? u%d : u%d) + OEQ_SHFL_XOR(sd, %d); }\n",
+                    j, j + w, j, j + w, j, w);
+    oeq_sb_puts(sb, "        }\n");
+  }
+  oeq_sb_printf(sb,
+                "        if (lane < %d) atomicAdd(&dA[(%lld + lane) * %lld + s0], u0);\n"
+                "      } }\n",
+                used, (long long)chunk_base, (long long)g->sc->num_elements);
+}
+
+/* The end of the (degree, prefix) group that starts at pair p. */
+static int64_t group_end(const oeq_symcon_pairs_t *pp, int64_t p) {
+  int64_t q = p;
+  while (q < pp->n_pairs && same_prefix(&pp->pair[q], &pp->pair[p])) q++;
+  return q;
+}
+
+/* Segments of whole groups of at least PAIR_SEGMENT pairs (the last one
+ * may be smaller). */
+static int count_segments(const oeq_symcon_pairs_t *pp) {
+  int n = 0;
+  for (int64_t p = 0, in_seg = 0; p < pp->n_pairs;) {
+    if (p == 0 || in_seg >= PAIR_SEGMENT) n++, in_seg = 0;
+    int64_t e = group_end(pp, p);
+    in_seg += e - p;
+    p = e;
+  }
+  return n;
+}
+
+static int reads_x(const pgen_t *g, walk_t kind, int64_t i);
+
+/* Code over every pair, grouped by (degree, prefix) and monomial, cut into
+ * the cases of a run-time loop (one case a segment, straight-line code
+ * within). Names in scope: x<i> (the row), a (A + s) for the forward and
+ * dx, z<o>_<m> / g<o>_<m> (outputs / their gradients), d<i> (dx), v<j>
+ * (dw). */
+static void emit_walk(const pgen_t *g, walk_t kind) {
+  oeq_strbuf_t *sb = g->ctx->sb;
+  const oeq_symcon_pairs_t *pp = g->pp;
+  const long long E = (long long)g->sc->num_elements;
+  const int segments = count_segments(pp);
+  char buf[96];
+  int64_t chunk_base = 0, in_seg = 0;
+  int in_chunk = 0, seg = 0;
+  if (segments > 1) {
+    oeq_sb_printf(sb, "#pragma unroll 1\n      for (int seg = 0; seg < %d; seg++) {\n      ", segments);
+    /* x and A are "new" each iteration: nothing is hoisted out of the loop */
+    for (int64_t i = 0; i < g->sc->in_dim; i++)
+      if (reads_x(g, kind, i)) oeq_sb_printf(sb, "oeq_fence(x%lld); ", (long long)i);
+    if (kind != WALK_DW) oeq_sb_puts(sb, "oeq_fence(a);");
+    oeq_sb_puts(sb, "\n      switch (seg) {\n      case 0: {\n");
+  }
+  for (int64_t p = 0; p < pp->n_pairs;) {
+    const oeq_symcon_pair_t *head = &pp->pair[p];
+    if (segments > 1 && in_seg >= PAIR_SEGMENT) {
+      oeq_sb_printf(sb, "      } break;\n      case %d: {\n", ++seg);
+      in_seg = 0;
+    }
+    in_seg += group_end(pp, p) - p;
+    /* a (degree, prefix) group */
+    if (head->deg >= 2)
+      oeq_sb_printf(sb, "      { const oeq_ct P = %s;\n", prefix_product(head, -1, buf));
+    else
+      oeq_sb_puts(sb, "      {\n");
+    if (kind == WALK_DX && head->deg >= 2) oeq_sb_puts(sb, "        oeq_ct h = 0;\n");
+    while (p < pp->n_pairs && same_prefix(&pp->pair[p], head)) {
+      const oeq_symcon_pair_t *mono = &pp->pair[p];
+      const int last = mono->idx[mono->deg - 1];
+      if (kind == WALK_DX)
+        oeq_sb_puts(sb, "        { const oeq_ct G = "); /* the monomial's gradient weight */
+      else if (mono->deg >= 2)
+        oeq_sb_printf(sb, "        { const oeq_ct t = P * x%d;\n", last);
+      else
+        oeq_sb_printf(sb, "        { const oeq_ct t = x%d;\n", last);
+      int first = 1;
+      for (; p < pp->n_pairs && same_monomial(&pp->pair[p], mono); p++) {
+        const oeq_symcon_pair_t *q = &pp->pair[p];
+        switch (kind) {
+        case WALK_FORWARD:
+          oeq_sb_printf(sb, "          z%d_%d += a[%lld] * t;\n", q->o, q->m, (long long)p * E);
+          break;
+        case WALK_DX:
+          oeq_sb_printf(sb, "%sa[%lld] * g%d_%d", first ? "" : " + ", (long long)p * E, q->o, q->m);
+          break;
+        case WALK_DW:
+          oeq_sb_printf(sb, "          v%d = g%d_%d * t;\n", in_chunk, q->o, q->m);
+          if (++in_chunk == PAIR_CHUNK) {
+            emit_flush(g, chunk_base, in_chunk);
+            chunk_base += in_chunk;
+            in_chunk = 0;
+          }
+          break;
+        }
+        first = 0;
+      }
+      if (kind == WALK_DX) {
+        oeq_sb_puts(sb, ";\n");
+        if (mono->deg >= 2)
+          oeq_sb_printf(sb, "          h += G * x%d; d%d += G * P;\n", last, last);
+        else
+          oeq_sb_printf(sb, "          d%d += G;\n", last);
+      }
+      oeq_sb_puts(sb, "        }\n");
+    }
+    /* the prefix factors' share of the product rule: h = sum G x_last */
+    if (kind == WALK_DX && head->deg >= 2)
+      for (int j = 0; j + 1 < head->deg; j++)
+        oeq_sb_printf(sb, "        d%d += h * %s;\n", (int)head->idx[j], prefix_product(head, j, buf));
+    oeq_sb_puts(sb, "      }\n");
+  }
+  if (segments > 1) oeq_sb_puts(sb, "      } break;\n      default: break;\n      }\n      }\n");
+  if (kind == WALK_DW && in_chunk > 0) emit_flush(g, chunk_base, in_chunk);
+}
+
+/* Whether the walk of `kind` reads x_i: dx never needs the factor of a
+ * degree-1 monomial (its derivative is the constant G). */
+static int reads_x(const pgen_t *g, walk_t kind, int64_t i) {
+  for (int64_t p = 0; p < g->pp->n_pairs; p++) {
+    const oeq_symcon_pair_t *q = &g->pp->pair[p];
+    if (kind == WALK_DX && q->deg < 2) continue;
+    for (int j = 0; j < q->deg; j++)
+      if (q->idx[j] == i) return 1;
+  }
+  return 0;
+}
+
+static void emit_load_x(const pgen_t *g, walk_t kind, const char *zero_unless) {
+  const oeq_symcon_t *sc = g->sc;
+  int any = 0;
+  for (int64_t i = 0; i < sc->in_dim && !any; i++) any = reads_x(g, kind, i);
+  if (!any) return;
+  oeq_sb_printf(g->ctx->sb, "      const oeq_it *xr = x + r * %lldll + c * %lldll;\n",
+                (long long)sc->x_dim, (long long)sc->in_dim);
+  for (int64_t i = 0; i < sc->in_dim; i++)
+    if (!reads_x(g, kind, i))
+      continue;
+    else if (zero_unless)
+      oeq_sb_printf(g->ctx->sb, "      oeq_ct x%lld = %s ? (oeq_ct)xr[%lld] : (oeq_ct)0;\n", (long long)i,
+                    zero_unless, (long long)i);
+    else
+      oeq_sb_printf(g->ctx->sb, "      oeq_ct x%lld = (oeq_ct)xr[%lld];\n", (long long)i, (long long)i);
+}
+
+static void emit_load_dz(const pgen_t *g, const char *zero_unless) {
+  const oeq_symcon_t *sc = g->sc;
+  oeq_sb_printf(g->ctx->sb, "      const oeq_it *gr = dz + r * %lldll;\n", (long long)sc->z_dim);
+  for (int o = 0; o < sc->n_out; o++)
+    for (int m = 0; m < sc->outs[o].d; m++) {
+      char at[96];
+      snprintf(at, sizeof at, "(oeq_ct)gr[%lldll + c * %d]", (long long)sc->outs[o].z_offset + m, sc->outs[o].d);
+      if (zero_unless)
+        oeq_sb_printf(g->ctx->sb, "      const oeq_ct g%d_%d = %s ? %s : (oeq_ct)0;\n", o, m, zero_unless, at);
+      else
+        oeq_sb_printf(g->ctx->sb, "      const oeq_ct g%d_%d = %s;\n", o, m, at);
+    }
+}
+
+/* Channel loop, A, then the row chunks; a thread a row. Opens the row body
+ * with r (row), s (species) and a (A + s) defined. */
+static void open_channel_rows(const pgen_t *g, const char *name, const char *params) {
+  const oeq_symcon_t *sc = g->sc;
+  oeq_sb_printf(g->ctx->sb,
+                "extern \"C\" __global__ void __launch_bounds__(%d, %d) %s(%s) {\n"
+                "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
+                "  oeq_ct *A = reinterpret_cast<oeq_ct *>(oeq_smem); /* [pair][species] */\n"
+                "  for (long long c = blockIdx.y; c < %lldll; c += gridDim.y) {\n"
+                "    oeq_symcon_coefficients(A, w, c);\n"
+                "    for (long long r0 = (long long)blockIdx.x * %d; r0 < batch; r0 += (long long)gridDim.x * %d) {\n"
+                "      const long long r1 = r0 + %d < batch ? r0 + %d : batch;\n"
+                "      for (long long r = r0 + threadIdx.x; r < r1; r += blockDim.x) {\n"
+                "      const int s = species[r];\n"
+                "      if ((unsigned)s >= %lldu) continue; /* out of range: skipped (see header) */\n"
+                "      const oeq_ct *a = A + s;\n",
+                PAIR_THREADS, min_blocks(g, 0), name, params, (long long)sc->channels, PAIR_ROWS_PER_BLOCK,
+                PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK,
+                (long long)sc->num_elements);
+}
+
+static void close_channel_rows(const pgen_t *g) { oeq_sb_puts(g->ctx->sb, "      }\n    }\n  }\n}\n"); }
+
+static void emit_forward(const pgen_t *g) {
+  const oeq_symcon_t *sc = g->sc;
+  open_channel_rows(g, OEQ_SYMCON_FORWARD_KERNEL,
+                    "const oeq_it *__restrict__ x, const int *__restrict__ species,\n"
+                    "    const oeq_wt *__restrict__ w, oeq_it *__restrict__ z, long long batch");
+  emit_load_x(g, WALK_FORWARD, NULL);
+  for (int o = 0; o < sc->n_out; o++)
+    for (int m = 0; m < sc->outs[o].d; m++) oeq_sb_printf(g->ctx->sb, "      oeq_ct z%d_%d = 0;\n", o, m);
+  emit_walk(g, WALK_FORWARD);
+  oeq_sb_printf(g->ctx->sb, "      oeq_it *zr = z + r * %lldll;\n", (long long)sc->z_dim);
+  for (int o = 0; o < sc->n_out; o++)
+    for (int m = 0; m < sc->outs[o].d; m++)
+      oeq_sb_printf(g->ctx->sb, "      zr[%lldll + c * %d] = (oeq_it)z%d_%d;\n",
+                    (long long)sc->outs[o].z_offset + m, sc->outs[o].d, o, m);
+  close_channel_rows(g);
+}
+
+static void emit_dx(const pgen_t *g) {
+  const oeq_symcon_t *sc = g->sc;
+  open_channel_rows(g, OEQ_SYMCON_DX_KERNEL,
+                    "const oeq_it *__restrict__ x, const int *__restrict__ species,\n"
+                    "    const oeq_wt *__restrict__ w, const oeq_it *__restrict__ dz,\n"
+                    "    oeq_it *__restrict__ dx, long long batch");
+  emit_load_x(g, WALK_DX, NULL);
+  emit_load_dz(g, NULL);
+  for (int64_t i = 0; i < sc->in_dim; i++) oeq_sb_printf(g->ctx->sb, "      oeq_ct d%lld = 0;\n", (long long)i);
+  emit_walk(g, WALK_DX);
+  oeq_sb_printf(g->ctx->sb, "      oeq_it *dr = dx + r * %lldll + c * %lldll;\n", (long long)sc->x_dim,
+                (long long)sc->in_dim);
+  for (int64_t i = 0; i < sc->in_dim; i++)
+    oeq_sb_printf(g->ctx->sb, "      dr[%lld] = (oeq_it)d%lld;\n", (long long)i, (long long)i);
+  close_channel_rows(g);
+}
+
+static void emit_dw(const pgen_t *g) {
+  const oeq_symcon_t *sc = g->sc;
+  const long long E = (long long)sc->num_elements, NP = (long long)g->pp->n_pairs,
+                  Q = (long long)g->pp->n_elems;
+  oeq_strbuf_t *sb = g->ctx->sb;
+  oeq_sb_printf(sb,
+                "extern \"C\" __global__ void __launch_bounds__(%d, %d) %s(const oeq_it *__restrict__ x,\n"
+                "    const int *__restrict__ species, const oeq_it *__restrict__ dz,\n"
+                "    oeq_wt *__restrict__ dw, long long batch) {\n"
+                "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
+                "  oeq_ct *dA = reinterpret_cast<oeq_ct *>(oeq_smem); /* [pair][species] */\n"
+                "  int *cnt = reinterpret_cast<int *>(dA + %lld), *off = cnt + %lld, *nvalid = off + %lld;\n"
+                "  int *sp = nvalid + 1, *rk = sp + %d, *perm = rk + %d; /* a tile's rows */\n"
+                "  for (long long c = blockIdx.y; c < %lldll; c += gridDim.y) {\n"
+                "    for (int i = threadIdx.x; i < %lld; i += blockDim.x) dA[i] = 0;\n"
+                "    for (long long r0 = (long long)blockIdx.x * %d; r0 < batch; r0 += (long long)gridDim.x * %d) {\n"
+                "    const long long r1 = r0 + %d < batch ? r0 + %d : batch;\n"
+                "    for (long long t0 = r0; t0 < r1; t0 += %d) {\n"
+                "      const int n = r1 - t0 < %d ? (int)(r1 - t0) : %d;\n"
+                "      /* counting sort of the tile's rows by species */\n"
+                "      __syncthreads();\n"
+                "      for (int i = threadIdx.x; i < %lld; i += blockDim.x) cnt[i] = 0;\n"
+                "      __syncthreads();\n"
+                "      for (int i = threadIdx.x; i < n; i += blockDim.x) {\n"
+                "        const int s = species[t0 + i];\n"
+                "        sp[i] = s;\n"
+                "        if ((unsigned)s < %lldu) rk[i] = atomicAdd(&cnt[s], 1);\n"
+                "      }\n"
+                "      __syncthreads();\n"
+                "      if (threadIdx.x == 0) {\n"
+                "        int acc = 0;\n"
+                "        for (int s = 0; s < %lld; s++) { off[s] = acc; acc += cnt[s]; }\n"
+                "        *nvalid = acc;\n"
+                "      }\n"
+                "      __syncthreads();\n"
+                "      for (int i = threadIdx.x; i < n; i += blockDim.x)\n"
+                "        if ((unsigned)sp[i] < %lldu) perm[off[sp[i]] + rk[i]] = i;\n"
+                "      __syncthreads();\n"
+                "      /* whole warps run every position (the reductions need them) */\n"
+                "      const int nv = *nvalid, nround = (nv + OEQ_WARP - 1) / OEQ_WARP * OEQ_WARP;\n"
+                "      for (int pos = threadIdx.x; pos < nround; pos += blockDim.x) {\n"
+                "      const bool active = pos < nv;\n"
+                "      const int i = active ? perm[pos] : 0;\n"
+                "      const int s = active ? sp[i] : -1;\n"
+                "      const long long r = t0 + i;\n",
+                PAIR_THREADS, min_blocks(g, 1), OEQ_SYMCON_DW_KERNEL, NP * E, E, E, PAIR_TILE, PAIR_TILE,
+                (long long)sc->channels, NP * E, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK,
+                PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_TILE, PAIR_TILE, PAIR_TILE, E, E, E, E);
+  oeq_sb_puts(sb, "      const int lane = threadIdx.x % OEQ_WARP;\n      oeq_ct");
+  for (int j = 0; j < PAIR_CHUNK && j < g->pp->n_pairs; j++) oeq_sb_printf(sb, "%s v%d", j ? "," : "", j);
+  oeq_sb_puts(sb, ";\n");
+  emit_load_x(g, WALK_DW, "active");
+  emit_load_dz(g, "active");
+  emit_walk(g, WALK_DW);
+  oeq_sb_printf(sb,
+                "      }\n"
+                "    }\n"
+                "    }\n"
+                "    /* dW[s][k][c] = sum_p U dA[p][s], once per block and channel */\n"
+                "    __syncthreads();\n"
+                "    for (int i = threadIdx.x; i < %lld; i += blockDim.x) {\n"
+                "      const int q = i / %lld, s = i - q * %lld;\n"
+                "      oeq_ct acc = 0;\n"
+                "      for (int j = oeq_elem_start[q]; j < oeq_elem_start[q + 1]; j++)\n"
+                "        acc += oeq_elem_value[j] * dA[oeq_elem_pair[j] * %lld + s];\n"
+                "      if (acc != (oeq_ct)0)\n"
+                "        atomicAdd(&dw[oeq_elem_base[q] + (long long)s * oeq_elem_stride[q] + c], (oeq_wt)acc);\n"
+                "    }\n"
+                "    __syncthreads();\n"
+                "  }\n"
+                "}\n",
+                Q * E, E, E, E);
+}
+
+void oeq_symcon_emit_pairs(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp, emit_ctx_t *ctx,
+                           size_t ct_size, int sm, oeq_kernel_table_t *kt) {
+  const pgen_t g = {ctx, sc, pp, ct_size, sm};
+  emit_warp_helpers(&g);
+  emit_tables(&g);
+  emit_part_begin(ctx, 1);
+  emit_coefficients(&g);
+  emit_forward(&g);
+  emit_part_end(ctx);
+  emit_part_begin(ctx, 2);
+  emit_coefficients(&g);
+  emit_dx(&g);
+  emit_elem_tables(&g);
+  emit_dw(&g);
+  emit_part_end(ctx);
+  const int grid_y = sc->channels < GRID_Y_MAX ? (int)sc->channels : GRID_Y_MAX;
+  const size_t coeff = oeq_symcon_pairs_coeff_bytes(sc, pp, ct_size),
+               dw = oeq_symcon_pairs_dw_bytes(sc, pp, ct_size);
+  kt->n_parts = 2;
+  kt->count = OEQ_SYMCON_K_COUNT;
+  kt->kernel[OEQ_SYMCON_K_FORWARD] = (oeq_kernel_desc_t){OEQ_SYMCON_FORWARD_KERNEL, 1, PAIR_THREADS,
+                                                         PAIR_ROWS_PER_BLOCK, coeff, grid_y};
+  kt->kernel[OEQ_SYMCON_K_DX] =
+      (oeq_kernel_desc_t){OEQ_SYMCON_DX_KERNEL, 2, PAIR_THREADS, PAIR_ROWS_PER_BLOCK, coeff, grid_y};
+  kt->kernel[OEQ_SYMCON_K_DW] =
+      (oeq_kernel_desc_t){OEQ_SYMCON_DW_KERNEL, 2, PAIR_THREADS, PAIR_ROWS_PER_BLOCK, dw, grid_y};
+}
