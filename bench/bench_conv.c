@@ -38,14 +38,6 @@
 
 static const oeq_cuda_api_t *cu;
 
-#define CK(call)                                                                       \
-  do {                                                                                 \
-    CUresult r_ = (call);                                                              \
-    if (r_) {                                                                          \
-      fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, oeq_cuda_error_string(r_)); \
-      exit(1);                                                                         \
-    }                                                                                  \
-  } while (0)
 #define OK(call)                                                                       \
   do {                                                                                 \
     oeq_status_t s_ = (call);                                                          \

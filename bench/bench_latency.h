@@ -18,7 +18,8 @@
 /* The allowance over the floor, forward and forward+backward. */
 #define LATENCY_ALLOWANCE_US 10.0
 
-#define LAT_CK(call)                                                                       \
+/* A CUDA driver call that must succeed (the benches exit on a failure). */
+#define CK(call)                                                                       \
   do {                                                                                     \
     CUresult r_ = (call);                                                                  \
     if (r_) {                                                                              \
@@ -40,19 +41,19 @@ static inline double copy_bandwidth_gbs(const oeq_cuda_api_t *cu, CUstream s) {
   const size_t bytes = (size_t)1 << 30;
   CUdeviceptr a, b;
   CUevent e0, e1;
-  LAT_CK(cu->cuMemAlloc(&a, bytes));
-  LAT_CK(cu->cuMemAlloc(&b, bytes));
-  LAT_CK(cu->cuEventCreate(&e0, OEQ_CU_EVENT_DEFAULT));
-  LAT_CK(cu->cuEventCreate(&e1, OEQ_CU_EVENT_DEFAULT));
-  LAT_CK(cu->cuMemsetD8Async(a, 1, bytes, s));
+  CK(cu->cuMemAlloc(&a, bytes));
+  CK(cu->cuMemAlloc(&b, bytes));
+  CK(cu->cuEventCreate(&e0, OEQ_CU_EVENT_DEFAULT));
+  CK(cu->cuEventCreate(&e1, OEQ_CU_EVENT_DEFAULT));
+  CK(cu->cuMemsetD8Async(a, 1, bytes, s));
   float t[RUNS];
-  for (int i = 0; i < WARM; i++) LAT_CK(cu->cuMemcpyDtoDAsync(b, a, bytes, s));
+  for (int i = 0; i < WARM; i++) CK(cu->cuMemcpyDtoDAsync(b, a, bytes, s));
   for (int i = 0; i < RUNS; i++) {
-    LAT_CK(cu->cuEventRecord(e0, s));
-    LAT_CK(cu->cuMemcpyDtoDAsync(b, a, bytes, s));
-    LAT_CK(cu->cuEventRecord(e1, s));
-    LAT_CK(cu->cuEventSynchronize(e1));
-    LAT_CK(cu->cuEventElapsedTime(&t[i], e0, e1));
+    CK(cu->cuEventRecord(e0, s));
+    CK(cu->cuMemcpyDtoDAsync(b, a, bytes, s));
+    CK(cu->cuEventRecord(e1, s));
+    CK(cu->cuEventSynchronize(e1));
+    CK(cu->cuEventElapsedTime(&t[i], e0, e1));
   }
   cu->cuEventDestroy(e0), cu->cuEventDestroy(e1);
   cu->cuMemFree(a), cu->cuMemFree(b);

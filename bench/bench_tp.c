@@ -83,14 +83,6 @@ static const anchor_t anchors[] = {
 
 static const oeq_cuda_api_t *cu;
 
-#define CK(call)                                                                         \
-  do {                                                                                   \
-    CUresult r_ = (call);                                                                \
-    if (r_) {                                                                            \
-      fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, oeq_cuda_error_string(r_)); \
-      exit(1);                                                                           \
-    }                                                                                    \
-  } while (0)
 #define OK(call)                                                                         \
   do {                                                                                   \
     if ((call) != OEQ_SUCCESS) {                                                         \

@@ -80,39 +80,42 @@ static void emit_warp_helpers(const pgen_t *g) {
                 "#define OEQ_SHFL(v, l) __shfl_sync(0xffffffffu, (v), (l))\n");
 }
 
-/* The U terms by pair (A from W) as constant tables, and where each basis
- * element's weights are. */
-static void emit_tables(const pgen_t *g) {
-  oeq_strbuf_t *sb = g->ctx->sb;
-  const oeq_symcon_pairs_t *pp = g->pp;
-  char l[64];
-  oeq_sb_printf(sb, "__device__ const int oeq_pair_start[%lld] = {", (long long)pp->n_pairs + 1);
-  for (int64_t p = 0; p <= pp->n_pairs; p++) oeq_sb_printf(sb, "%s%lld", p ? "," : "", (long long)pp->pair_start[p]);
-  oeq_sb_printf(sb, "};\n__device__ const int oeq_pair_elem[%lld] = {", (long long)pp->n_terms);
-  for (int64_t i = 0; i < pp->n_terms; i++) oeq_sb_printf(sb, "%s%d", i ? "," : "", (int)pp->by_pair[i].elem);
-  oeq_sb_printf(sb, "};\n__device__ const oeq_ct oeq_pair_value[%lld] = {", (long long)pp->n_terms);
-  for (int64_t i = 0; i < pp->n_terms; i++)
-    oeq_sb_printf(sb, "%s%s", i ? "," : "", emit_literal(g->ctx, pp->by_pair[i].value, l));
-  oeq_sb_printf(sb, "};\n__device__ const long long oeq_elem_base[%lld] = {", (long long)pp->n_elems);
-  for (int64_t e = 0; e < pp->n_elems; e++) oeq_sb_printf(sb, "%s%lldll", e ? "," : "", (long long)pp->elem_base[e]);
-  oeq_sb_printf(sb, "};\n__device__ const long long oeq_elem_stride[%lld] = {", (long long)pp->n_elems);
-  for (int64_t e = 0; e < pp->n_elems; e++) oeq_sb_printf(sb, "%s%lldll", e ? "," : "", (long long)pp->elem_stride[e]);
+/* "__device__ const TYPE NAME[n] = {...};" from int64 values. */
+static void emit_index_table(oeq_strbuf_t *sb, const char *type, const char *name, const int64_t *v,
+                             int64_t n, const char *suffix) {
+  oeq_sb_printf(sb, "__device__ const %s %s[%lld] = {", type, name, (long long)n);
+  for (int64_t i = 0; i < n; i++) oeq_sb_printf(sb, "%s%lld%s", i ? "," : "", (long long)v[i], suffix);
   oeq_sb_puts(sb, "};\n");
+}
+
+/* The terms t[0..n) as two tables: NAME_index (each term's elem, or its
+ * pair when `pair_index`) and NAME_value (U's value). */
+static void emit_term_tables(const pgen_t *g, const char *name, const oeq_symcon_term_t *t, int64_t n,
+                             int pair_index) {
+  oeq_strbuf_t *sb = g->ctx->sb;
+  char l[64];
+  oeq_sb_printf(sb, "__device__ const int %s_index[%lld] = {", name, (long long)n);
+  for (int64_t i = 0; i < n; i++) oeq_sb_printf(sb, "%s%d", i ? "," : "", (int)(pair_index ? t[i].pair : t[i].elem));
+  oeq_sb_printf(sb, "};\n__device__ const oeq_ct %s_value[%lld] = {", name, (long long)n);
+  for (int64_t i = 0; i < n; i++) oeq_sb_printf(sb, "%s%s", i ? "," : "", emit_literal(g->ctx, t[i].value, l));
+  oeq_sb_puts(sb, "};\n");
+}
+
+/* The U terms by pair (A from W), and where each basis element's weights
+ * are. */
+static void emit_tables(const pgen_t *g) {
+  const oeq_symcon_pairs_t *pp = g->pp;
+  emit_index_table(g->ctx->sb, "int", "oeq_pair_start", pp->pair_start, pp->n_pairs + 1, "");
+  emit_term_tables(g, "oeq_pair", pp->by_pair, pp->n_terms, 0);
+  emit_index_table(g->ctx->sb, "long long", "oeq_elem_base", pp->elem_base, pp->n_elems, "ll");
+  emit_index_table(g->ctx->sb, "long long", "oeq_elem_stride", pp->elem_stride, pp->n_elems, "ll");
 }
 
 /* The terms by basis element, for the dw kernel's dW = sum_p U dA. */
 static void emit_elem_tables(const pgen_t *g) {
-  oeq_strbuf_t *sb = g->ctx->sb;
   const oeq_symcon_pairs_t *pp = g->pp;
-  char l[64];
-  oeq_sb_printf(sb, "__device__ const int oeq_elem_start[%lld] = {", (long long)pp->n_elems + 1);
-  for (int64_t e = 0; e <= pp->n_elems; e++) oeq_sb_printf(sb, "%s%lld", e ? "," : "", (long long)pp->elem_start[e]);
-  oeq_sb_printf(sb, "};\n__device__ const int oeq_elem_pair[%lld] = {", (long long)pp->n_terms);
-  for (int64_t i = 0; i < pp->n_terms; i++) oeq_sb_printf(sb, "%s%d", i ? "," : "", (int)pp->by_elem[i].pair);
-  oeq_sb_printf(sb, "};\n__device__ const oeq_ct oeq_elem_value[%lld] = {", (long long)pp->n_terms);
-  for (int64_t i = 0; i < pp->n_terms; i++)
-    oeq_sb_printf(sb, "%s%s", i ? "," : "", emit_literal(g->ctx, pp->by_elem[i].value, l));
-  oeq_sb_puts(sb, "};\n");
+  emit_index_table(g->ctx->sb, "int", "oeq_elem_start", pp->elem_start, pp->n_elems + 1, "");
+  emit_term_tables(g, "oeq_elem", pp->by_elem, pp->n_terms, 1);
 }
 
 /* A[p][s] for channel c from the species' weights (staged in shared memory
@@ -135,7 +138,7 @@ static void emit_coefficients(const pgen_t *g) {
                 "    const int p = i / %lld, s = i - p * %lld;\n"
                 "    oeq_ct a = 0;\n"
                 "    for (int j = oeq_pair_start[p]; j < oeq_pair_start[p + 1]; j++)\n"
-                "      a += oeq_pair_value[j] * Ws[oeq_pair_elem[j] * %lld + s];\n"
+                "      a += oeq_pair_value[j] * Ws[oeq_pair_index[j] * %lld + s];\n"
                 "    A[i] = a;\n"
                 "  }\n"
                 "  __syncthreads();\n"
@@ -469,7 +472,7 @@ static void emit_dw(const pgen_t *g) {
                 "      const int q = i / %lld, s = i - q * %lld;\n"
                 "      oeq_ct acc = 0;\n"
                 "      for (int j = oeq_elem_start[q]; j < oeq_elem_start[q + 1]; j++)\n"
-                "        acc += oeq_elem_value[j] * dA[oeq_elem_pair[j] * %lld + s];\n"
+                "        acc += oeq_elem_value[j] * dA[oeq_elem_index[j] * %lld + s];\n"
                 "      if (acc != (oeq_ct)0)\n"
                 "        atomicAdd(&dw[oeq_elem_base[q] + (long long)s * oeq_elem_stride[q] + c], (oeq_wt)acc);\n"
                 "    }\n"
