@@ -8,6 +8,12 @@ CRITERION_SUITES += tests/test_rtc_compile tests/test_gpu tests/test_gpu_conv
 CRITERION_SUITES += tests/test_symcon_rtc
 tests_test_gpu_SOURCES = tests/test_gpu.c tests/gpu_runtime.c
 tests_test_gpu_conv_SOURCES = tests/test_gpu_conv.c tests/gpu_runtime.c
+# The symmetric contraction's pair kernels compiled for the host and run
+# there (tests/simt_host.h): a script, with a program that prints the source.
+check_PROGRAMS += tests/symcon_source
+tests_symcon_source_LDADD = liboeq_core.la -lm
+TESTS += tests/test_symcon_host.sh
+EXTRA_DIST += tests/test_symcon_host.sh tests/simt_host.h tests/symcon_host.cpp tests/symcon_host_part.cpp
 # Symmetric-contraction plans on a GPU against the CPU plan.
 CRITERION_SUITES += tests/test_symcon_gpu
 tests_test_symcon_gpu_SOURCES = tests/test_symcon_gpu.c tests/gpu_runtime.c

@@ -1,0 +1,52 @@
+#!/bin/sh
+# test_symcon_host.sh: the symmetric contraction's pair-layout kernels, as
+# generated for CUDA (warp 32) and HIP (wavefront 64), compiled for the host
+# with tests/simt_host.h and run against the CPU backend
+# (tests/symcon_host.cpp): the kernels' arithmetic, shared-memory tables,
+# species sort and warp reductions checked on a machine without a GPU.
+# Several row chunks, sort tiles and a partial last tile; float32 and
+# float64; correlation 1 to 4. Skips (77) without a C++20 compiler with
+# <barrier>, and where OEQ_SKIP_RTC_TESTS is set (the sanitizer legs: it
+# checks generated source, not oeq's C).
+set -u
+[ -n "${OEQ_SKIP_RTC_TESTS:-}" ] && { echo "skip: OEQ_SKIP_RTC_TESTS is set"; exit 77; }
+src=${OEQ_SRCDIR:?}/tests
+build=${OEQ_BUILDDIR:?}
+cxx=${OEQ_CXX:-g++}
+lib=$build/.libs/liboeq_core.a
+[ -f "$lib" ] || { echo "no $lib"; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf '#include <barrier>\nint main() { std::barrier<> b(1); b.arrive_and_wait(); }\n' >"$work/probe.cpp"
+if ! $cxx -std=c++20 -pthread "$work/probe.cpp" -o "$work/probe" >/dev/null 2>&1; then
+  echo "skip: $cxx cannot build C++20 <barrier>"
+  exit 77
+fi
+flags="-std=c++20 -O1 -pthread -I$src -I$OEQ_SRCDIR/include -I$build/include"
+link="$lib ${OEQ_OPENMP_CFLAGS:-} -ldl -lm"
+status=0
+# case: IN OUT CORRELATION ELEMENTS CHANNELS DTYPE DIALECT ROWS THREADS GRID_X
+run() {
+  dtype=$6 dialect=$7
+  warp=32
+  [ "$dialect" = hip ] && warp=64
+  def=
+  [ "$dtype" = f64 ] && def=-DOEQ_HOST_DOUBLE
+  if ! "$build/tests/symcon_source" "$1" "$2" "$3" "$4" "$5" "$dtype" "$dialect" >"$work/gen.cu"; then
+    echo "FAIL: no source for $*"; status=1; return
+  fi
+  for part in 1 2; do
+    $cxx $flags -w -DSIMT_WARP=$warp -DOEQ_PART=$part "-DOEQ_GENERATED_SOURCE=\"$work/gen.cu\"" \
+      -c "$src/symcon_host_part.cpp" -o "$work/part$part.o" || { echo "FAIL: compile part $part of $*"; status=1; return; }
+  done
+  $cxx $flags -DSIMT_WARP=$warp $def "$src/symcon_host.cpp" "$work/part1.o" "$work/part2.o" $link \
+    -o "$work/host" || { echo "FAIL: link for $*"; status=1; return; }
+  "$work/host" "$1" "$2" "$3" "$4" "$5" "$8" "$9" "${10}" || { echo "FAIL: $*"; status=1; }
+}
+# 2100 rows: two row chunks for one block (grid-stride), three sort tiles
+run 0e+1o+2e+3o 0e+1o+2e 3 3 2 f32 cuda 2100 128 1
+run 0e+1o+2e+3o 0e+1o+2e 3 3 2 f64 cuda 2100 128 1
+run 0e+1o+2e+3o 0e+1o+2e 3 4 2 f64 hip 700 128 2
+run 0e+1o 0e+1o+2e 4 3 2 f64 cuda 300 64 1
+run 0e+1o+2e 0e+1o+2e 1 2 3 f32 hip 300 64 1
+exit $status
