@@ -14,7 +14,8 @@
  *     floor (x + z + species read/written once, plus each species' weights
  *     once) at the device's measured copy bandwidth.
  *
- * Usage: bench_symcon [rows...]   (default 20000 100000). Exit 0 when every
+ * Usage: bench_symcon [--pairs] [rows...]   (default 20000 100000; --pairs:
+ * the pair layout alone, to compare builds). Exit 0 when every
  * check passed, 1 on a mismatch, 77 without a CUDA device or NVRTC. */
 #include <math.h>
 #include <stdio.h>
@@ -366,8 +367,11 @@ int main(int argc, char **argv) {
       {"0e+1o", "0e", 2, 200, 512}, /* dw through global atomics */
   };
   static const oeq_symcon_layout_t layouts[2] = {OEQ_SYMCON_LAYOUT_TERMS, OEQ_SYMCON_LAYOUT_PAIRS};
+  /* --pairs: the pair layout alone (comparing builds with other tuning.h
+   * knobs) */
+  const int pairs_only = argc > 1 && strcmp(argv[1], "--pairs") == 0, first_row = 1 + pairs_only;
   int ok = 1;
-  for (int l = 0; l < 2; l++) {
+  for (int l = pairs_only; l < 2; l++) {
     layout = layouts[l];
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
       if (layout == OEQ_SYMCON_LAYOUT_PAIRS && checks[i].E > 100) continue; /* does not fit */
@@ -384,13 +388,13 @@ int main(int argc, char **argv) {
   static const case_t large[] = {{"0e+1o+2e+3o", "0e+1o+2e", 3, 10, 128}, {"0e+1o+2e+3o", "0e", 3, 10, 128}};
   long long rows[8] = {20000, 100000};
   int n_rows = 2;
-  if (argc > 1) {
+  if (argc > first_row) {
     n_rows = 0;
-    for (int i = 1; i < argc && n_rows < 8; i++) rows[n_rows++] = atoll(argv[i]);
+    for (int i = first_row; i < argc && n_rows < 8; i++) rows[n_rows++] = atoll(argv[i]);
   }
   for (int i = 0; i < 2; i++)
     for (int dt = 0; dt < 2; dt++)
-      for (int l = 0; l < 2; l++) {
+      for (int l = pairs_only; l < 2; l++) {
         layout = layouts[l];
         bench(&large[i], (oeq_dtype_t)dt, rows, n_rows, bw);
       }

@@ -81,9 +81,22 @@ template <class T> T atomicAdd(T *p, T v) {
   return old;
 }
 
+/* CUDA's vector types, aligned as on the device. */
+struct alignas(8) float2 {
+  float x, y;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(16) double2 {
+  double x, y;
+};
+struct alignas(32) double4 {
+  double x, y, z, w;
+};
 /* What the shared prelude mentions (its row copies are templates the
  * symmetric contraction never instantiates). */
-struct int4 {
+struct alignas(16) int4 {
   int x, y, z, w;
 };
 static inline float __int_as_float(int i) {

@@ -45,9 +45,14 @@ typedef struct {
   int sm; /* CUDA compute capability (80, 90, ...); 0 for HIP */
 } pgen_t;
 
+/* Pairs of A padded to whole vectors (SYMCON_PAIR_VECTOR). */
+static int64_t padded_pairs(const oeq_symcon_pairs_t *pp) {
+  return (pp->n_pairs + SYMCON_PAIR_VECTOR - 1) / SYMCON_PAIR_VECTOR * SYMCON_PAIR_VECTOR;
+}
+
 size_t oeq_symcon_pairs_coeff_bytes(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
                                     size_t ct_size) {
-  return (size_t)(pp->n_pairs + pp->n_elems) * (size_t)sc->num_elements * ct_size;
+  return (size_t)(padded_pairs(pp) + pp->n_elems) * (size_t)sc->num_elements * ct_size;
 }
 
 size_t oeq_symcon_pairs_dw_bytes(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
@@ -66,6 +71,9 @@ static int min_blocks(const pgen_t *g, int dw) {
 
 static void emit_warp_helpers(const pgen_t *g) {
   oeq_symcon_emit_fences(g->ctx);
+  if (SYMCON_PAIR_VECTOR > 1)
+    oeq_sb_printf(g->ctx->sb, "typedef %s%d oeq_ctv; /* SYMCON_PAIR_VECTOR coefficients */\n", g->ctx->ct,
+                  SYMCON_PAIR_VECTOR);
   if (g->ctx->dialect == OEQ_DIALECT_HIP)
     oeq_sb_puts(g->ctx->sb,
                 "typedef unsigned long long oeq_mask_t;\n"
@@ -118,12 +126,16 @@ static void emit_elem_tables(const pgen_t *g) {
   emit_term_tables(g, "oeq_elem", pp->by_elem, pp->n_terms, 1);
 }
 
-/* A[p][s] for channel c from the species' weights (staged in shared memory
- * after A). Synchronizes before (the previous channel's rows are done with
- * A) and after. */
+/* A for channel c from the species' weights (staged in shared memory
+ * after A). A holds, for each vector of V = SYMCON_PAIR_VECTOR consecutive
+ * pairs, the species in turn, each with its V coefficients side by side:
+ * A[(p / V) V E + s V + p % V], so a row reads V pairs in one load (lanes
+ * of different species still hit distinct banks). Synchronizes before (the
+ * previous channel's rows are done with A) and after. */
 static void emit_coefficients(const pgen_t *g) {
   const long long E = (long long)g->sc->num_elements, NP = (long long)g->pp->n_pairs,
-                  Q = (long long)g->pp->n_elems;
+                  NPV = (long long)padded_pairs(g->pp), Q = (long long)g->pp->n_elems,
+                  V = SYMCON_PAIR_VECTOR;
   oeq_sb_printf(g->ctx->sb,
                 "__device__ void oeq_symcon_coefficients(oeq_ct *__restrict__ A,\n"
                 "    const oeq_wt *__restrict__ w, long long c) {\n"
@@ -135,15 +147,32 @@ static void emit_coefficients(const pgen_t *g) {
                 "  }\n"
                 "  __syncthreads();\n"
                 "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) {\n"
-                "    const int p = i / %lld, s = i - p * %lld;\n"
+                "    const int vec = i / %lld, rem = i - vec * %lld, s = rem / %lld;\n"
+                "    const int p = vec * %lld + (rem - s * %lld);\n"
                 "    oeq_ct a = 0;\n"
-                "    for (int j = oeq_pair_start[p]; j < oeq_pair_start[p + 1]; j++)\n"
-                "      a += oeq_pair_value[j] * Ws[oeq_pair_index[j] * %lld + s];\n"
+                "    if (p < %lld)\n"
+                "      for (int j = oeq_pair_start[p]; j < oeq_pair_start[p + 1]; j++)\n"
+                "        a += oeq_pair_value[j] * Ws[oeq_pair_index[j] * %lld + s];\n"
                 "    A[i] = a;\n"
                 "  }\n"
                 "  __syncthreads();\n"
                 "}\n",
-                NP * E, Q * E, E, E, NP * E, E, E, E);
+                NPV * E, Q * E, E, E, NPV * E, V * E, V * E, V, V, V, NP, E);
+}
+
+/* The coefficient of pair p for the row's species: its vector is loaded
+ * (into cv) at the vector's first pair. */
+static void emit_coefficient(const pgen_t *g, int64_t p, char buf[96]) {
+  const long long E = (long long)g->sc->num_elements, V = SYMCON_PAIR_VECTOR;
+  if (V == 1) {
+    snprintf(buf, 96, "a[%lld]", (long long)p * E);
+    return;
+  }
+  if (p % V == 0)
+    oeq_sb_printf(g->ctx->sb, "          cv = *reinterpret_cast<const oeq_ctv *>(a + %lld);\n",
+                  (long long)(p / V) * V * E);
+  static const char *const lane[4] = {"x", "y", "z", "w"};
+  snprintf(buf, 96, "cv.%s", lane[p % V]);
 }
 
 static int same_prefix(const oeq_symcon_pair_t *a, const oeq_symcon_pair_t *b) {
@@ -227,15 +256,14 @@ static int reads_x(const pgen_t *g, walk_t kind, int64_t i);
 
 /* Code over every pair, grouped by (degree, prefix) and monomial, cut into
  * the cases of a run-time loop (one case a segment, straight-line code
- * within). Names in scope: x<i> (the row), a (A + s) for the forward and
- * dx, z<o>_<m> / g<o>_<m> (outputs / their gradients), d<i> (dx), v<j>
+ * within). Names in scope: x<i> (the row), a (A + s V) and cv (its
+ * current vector) for the forward and dx, z<o>_<m> / g<o>_<m> (outputs / their gradients), d<i> (dx), v<j>
  * (dw). */
 static void emit_walk(const pgen_t *g, walk_t kind) {
   oeq_strbuf_t *sb = g->ctx->sb;
   const oeq_symcon_pairs_t *pp = g->pp;
-  const long long E = (long long)g->sc->num_elements;
   const int segments = count_segments(pp);
-  char buf[96];
+  char buf[96], coef[96];
   int64_t chunk_base = 0, in_seg = 0;
   int in_chunk = 0, seg = 0;
   if (segments > 1) {
@@ -263,20 +291,21 @@ static void emit_walk(const pgen_t *g, walk_t kind) {
       const oeq_symcon_pair_t *mono = &pp->pair[p];
       const int last = mono->idx[mono->deg - 1];
       if (kind == WALK_DX)
-        oeq_sb_puts(sb, "        { const oeq_ct G = "); /* the monomial's gradient weight */
+        oeq_sb_puts(sb, "        { oeq_ct G = 0; /* the monomial's gradient weight */\n");
       else if (mono->deg >= 2)
         oeq_sb_printf(sb, "        { const oeq_ct t = P * x%d;\n", last);
       else
         oeq_sb_printf(sb, "        { const oeq_ct t = x%d;\n", last);
-      int first = 1;
       for (; p < pp->n_pairs && same_monomial(&pp->pair[p], mono); p++) {
         const oeq_symcon_pair_t *q = &pp->pair[p];
         switch (kind) {
         case WALK_FORWARD:
-          oeq_sb_printf(sb, "          z%d_%d += a[%lld] * t;\n", q->o, q->m, (long long)p * E);
+          emit_coefficient(g, p, coef);
+          oeq_sb_printf(sb, "          z%d_%d += %s * t;\n", q->o, q->m, coef);
           break;
         case WALK_DX:
-          oeq_sb_printf(sb, "%sa[%lld] * g%d_%d", first ? "" : " + ", (long long)p * E, q->o, q->m);
+          emit_coefficient(g, p, coef);
+          oeq_sb_printf(sb, "          G += %s * g%d_%d;\n", coef, q->o, q->m);
           break;
         case WALK_DW:
           oeq_sb_printf(sb, "          v%d = g%d_%d * t;\n", in_chunk, q->o, q->m);
@@ -287,10 +316,8 @@ static void emit_walk(const pgen_t *g, walk_t kind) {
           }
           break;
         }
-        first = 0;
       }
       if (kind == WALK_DX) {
-        oeq_sb_puts(sb, ";\n");
         if (mono->deg >= 2)
           oeq_sb_printf(sb, "          h += G * x%d; d%d += G * P;\n", last, last);
         else
@@ -352,7 +379,7 @@ static void emit_load_dz(const pgen_t *g, const char *zero_unless) {
 }
 
 /* Channel loop, A, then the row chunks; a thread a row. Opens the row body
- * with r (row), s (species) and a (A + s) defined. */
+ * with r (row), s (species), a (A + s V) and cv defined. */
 static void open_channel_rows(const pgen_t *g, const char *name, const char *params) {
   const oeq_symcon_t *sc = g->sc;
   oeq_sb_printf(g->ctx->sb,
@@ -366,10 +393,11 @@ static void open_channel_rows(const pgen_t *g, const char *name, const char *par
                 "      for (long long r = r0 + threadIdx.x; r < r1; r += blockDim.x) {\n"
                 "      const int s = species[r];\n"
                 "      if ((unsigned)s >= %lldu) continue; /* out of range: skipped (see header) */\n"
-                "      const oeq_ct *a = A + s;\n",
+                "      const oeq_ct *a = A + s * %d;\n",
                 PAIR_THREADS, min_blocks(g, 0), name, params, (long long)sc->channels, PAIR_ROWS_PER_BLOCK,
                 PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK,
-                (long long)sc->num_elements);
+                (long long)sc->num_elements, SYMCON_PAIR_VECTOR);
+  if (SYMCON_PAIR_VECTOR > 1) oeq_sb_puts(g->ctx->sb, "      oeq_ctv cv;\n");
 }
 
 static void close_channel_rows(const pgen_t *g) { oeq_sb_puts(g->ctx->sb, "      }\n    }\n  }\n}\n"); }

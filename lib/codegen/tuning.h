@@ -76,5 +76,10 @@
 #ifndef SYMCON_PAIR_MIN_BLOCKS
 #define SYMCON_PAIR_MIN_BLOCKS 2
 #endif
+/* Coefficients of consecutive pairs a row loads at once from the pair
+ * kernels' shared table (1, 2 or 4): fewer shared-memory instructions. */
+#ifndef SYMCON_PAIR_VECTOR
+#define SYMCON_PAIR_VECTOR 2
+#endif
 
 #endif
