@@ -200,14 +200,48 @@ static const char *prefix_product(const oeq_symcon_pair_t *p, int skip, char buf
   return buf;
 }
 
-/* Close a dw chunk of `used` pair values v0.. in registers: once per
- * species among the warp's active lanes (usually one: rows are sorted),
- * a reduce-scatter over the lanes (after the step of width w, lane bit w
- * keeps the upper or the lower half), then lane j adds pair j to dA. */
+/* Reduce-scatter of NAME0..NAME31 over the warp, in place: after the step
+ * of width w, lane bit w keeps the upper or the lower half; at the end
+ * NAME0 of lane j holds the sum of every lane's NAMEj. */
+static void emit_reduce_scatter(const pgen_t *g, const char *name) {
+  oeq_strbuf_t *sb = g->ctx->sb;
+  if (g->ctx->warp_size == 64)
+    for (int j = 0; j < PAIR_CHUNK; j++)
+      oeq_sb_printf(sb, "        %s%d += OEQ_SHFL_XOR(%s%d, 32);\n", name, j, name, j);
+  for (int w = PAIR_CHUNK / 2; w >= 1; w /= 2) {
+    oeq_sb_printf(sb, "        { const bool up = (lane & %d) != 0;\n", w);
+    for (int j = 0; j < w; j++)
+      oeq_sb_printf(sb,
+                    "          { const oeq_ct sd = up ? %s%d : %s%d; %s%d = (up ? %s%d : %s%d) + OEQ_SHFL_XOR(sd, %d); }\n",
+                    name, j, name, j + w, name, j, name, j + w, name, j, w);
+    oeq_sb_puts(sb, "        }\n");
+  }
+}
+
+/* Close a dw chunk of `used` pair values v0.. in registers: summed over
+ * the warp's active lanes once per species among them, then lane j adds
+ * pair j to dA. Rows are sorted, so a warp usually holds one species:
+ * with SYMCON_DW_ONE_SPECIES_PATH that case reduces v itself (inactive
+ * lanes hold zeros), without the masked copy. */
 static void emit_flush(const pgen_t *g, int64_t chunk_base, int used) {
   oeq_strbuf_t *sb = g->ctx->sb;
+  const long long E = (long long)g->sc->num_elements;
+  oeq_sb_puts(sb, "      { oeq_mask_t todo = OEQ_BALLOT(active);\n");
+  if (SYMCON_DW_ONE_SPECIES_PATH) {
+    oeq_sb_puts(sb,
+                "      if (todo) {\n"
+                "        const int s0 = OEQ_SHFL(s, OEQ_FFS(todo) - 1);\n"
+                "        if (!OEQ_BALLOT(active && s != s0)) {\n");
+    for (int j = used; j < PAIR_CHUNK; j++) oeq_sb_printf(sb, "        v%d = 0;\n", j);
+    emit_reduce_scatter(g, "v");
+    oeq_sb_printf(sb,
+                  "        if (lane < %d) atomicAdd(&dA[(%lld + lane) * %lld + s0], v0);\n"
+                  "        todo = 0;\n"
+                  "        }\n"
+                  "      }\n",
+                  used, (long long)chunk_base, E);
+  }
   oeq_sb_puts(sb,
-              "      { oeq_mask_t todo = OEQ_BALLOT(active);\n"
               "      while (todo) {\n"
               "        const int s0 = OEQ_SHFL(s, OEQ_FFS(todo) - 1);\n"
               "        const bool in = active && s == s0;\n"
@@ -217,19 +251,11 @@ static void emit_flush(const pgen_t *g, int64_t chunk_base, int used) {
       oeq_sb_printf(sb, "        oeq_ct u%d = in ? v%d : (oeq_ct)0;\n", j, j);
     else
       oeq_sb_printf(sb, "        oeq_ct u%d = 0;\n", j);
-  if (g->ctx->warp_size == 64)
-    for (int j = 0; j < PAIR_CHUNK; j++) oeq_sb_printf(sb, "        u%d += OEQ_SHFL_XOR(u%d, 32);\n", j, j);
-  for (int w = PAIR_CHUNK / 2; w >= 1; w /= 2) {
-    oeq_sb_printf(sb, "        { const bool up = (lane & %d) != 0;\n", w);
-    for (int j = 0; j < w; j++)
-      oeq_sb_printf(sb, "          { const oeq_ct sd = up ? u%d : u%d; u%d = (up ? u%d : u%d) + OEQ_SHFL_XOR(sd, %d); }\n",
-                    j, j + w, j, j + w, j, w);
-    oeq_sb_puts(sb, "        }\n");
-  }
+  emit_reduce_scatter(g, "u");
   oeq_sb_printf(sb,
                 "        if (lane < %d) atomicAdd(&dA[(%lld + lane) * %lld + s0], u0);\n"
                 "      } }\n",
-                used, (long long)chunk_base, (long long)g->sc->num_elements);
+                used, (long long)chunk_base, E);
 }
 
 /* The end of the (degree, prefix) group that starts at pair p. */
@@ -485,7 +511,9 @@ static void emit_dw(const pgen_t *g) {
                 (long long)sc->channels, NP * E, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK,
                 PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_TILE, PAIR_TILE, PAIR_TILE, E, E, E, E);
   oeq_sb_puts(sb, "      const int lane = threadIdx.x % OEQ_WARP;\n      oeq_ct");
-  for (int j = 0; j < PAIR_CHUNK && j < g->pp->n_pairs; j++) oeq_sb_printf(sb, "%s v%d", j ? "," : "", j);
+  /* every v of a chunk is live where the one-species path reduces v itself */
+  for (int j = 0; j < PAIR_CHUNK && (SYMCON_DW_ONE_SPECIES_PATH || j < g->pp->n_pairs); j++)
+    oeq_sb_printf(sb, "%s v%d", j ? "," : "", j);
   oeq_sb_puts(sb, ";\n");
   emit_load_x(g, WALK_DW, "active");
   emit_load_dz(g, "active");

@@ -81,5 +81,10 @@
 #ifndef SYMCON_PAIR_VECTOR
 #define SYMCON_PAIR_VECTOR 2
 #endif
+/* 1: the pair dw kernel reduces a warp of one species (the usual case once
+ * rows are sorted) without the masked copy the general path makes. */
+#ifndef SYMCON_DW_ONE_SPECIES_PATH
+#define SYMCON_DW_ONE_SPECIES_PATH 0
+#endif
 
 #endif
