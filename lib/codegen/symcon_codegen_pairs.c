@@ -3,12 +3,13 @@
  *
  * A block owns one channel c (gridDim.y over channels) and a grid-stride
  * range of row chunks; a thread owns a row. The forward and dx kernels
- * first build A[p][s] = sum_k U W[s][k][c] for every pair and species in
- * shared memory (species innermost, so the lanes of a warp, whatever their
- * species, read distinct banks), then every row evaluates its polynomial
- * from registers and A: one shared load and one FMA a pair, where the
- * per-term kernels (symcon_codegen.c) spend a weight load and a polynomial
- * per basis element.
+ * first build A = sum_k U W[s][k][c] for every pair p and species s in
+ * shared memory (species inside each vector of SYMCON_PAIR_VECTOR pairs, so
+ * the lanes of a warp, whatever their species, read distinct banks), then
+ * every row evaluates its polynomial from registers and A: one FMA a pair
+ * and one shared load a vector of pairs, where the per-term kernels
+ * (symcon_codegen.c) spend a weight load and a polynomial per basis
+ * element.
  *
  * The dw kernel accumulates dA[p][s] = sum over the rows of species s of
  * dz[o][c][m] x[idx_1]..x[idx_deg] in shared memory and turns it into dW
