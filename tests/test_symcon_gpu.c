@@ -160,7 +160,7 @@ static void check_case(oeq_backend_t rt, const case_t *k, oeq_dtype_t t, uint64_
 /* The shapes of MACE's fixtures, and MACE-large's product basis (pair
  * kernels, lib/codegen/symcon_pairs.h: 5000 rows span several row chunks
  * and species-sort tiles, the last ones partial); 89 species (MACE-MP's
- * count) do not fit the pair tables and take the per-term kernels. */
+ * count) do not fit one block's pair tables: blocks take species groups. */
 static const case_t cases[] = {
     {"0e+1o", "0e+1o", 2, 2, 4, 37},
     {"0e+1o+2e", "0e", 3, 3, 8, 101},
@@ -169,6 +169,7 @@ static const case_t cases[] = {
     {"0e+1o+2e+3o", "0e+1o+2e", 3, 10, 128, 1000},
     {"0e+1o+2e+3o", "0e+1o+2e", 3, 10, 128, 5000},
     {"0e+1o+2e+3o", "0e+1o+2e", 3, 89, 16, 300},
+    {"0e+1o+2e+3o", "0e+1o+2e", 3, 400, 4, 200}, /* too many groups: the per-term kernels */
 };
 
 SYMCON_GPU_TEST(matches_cpu_float64) {

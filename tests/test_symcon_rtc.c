@@ -15,6 +15,7 @@
 #include "backend/cuda_api.h"
 #include "backend/hip_api.h"
 #include "codegen/symcon_codegen.h"
+#include "codegen/tuning.h"
 #include "oeq.h"
 #include "problem.h"
 #include "support.h"
@@ -118,7 +119,9 @@ Test(symcon_rtc, kernel_table_matches_source) {
           snprintf(decl, sizeof decl, ") %s(", t->kernel[k].name);
           cr_expect(strstr(s.text, decl) != NULL, "case %d: %s not in the source", i, decl);
           cr_expect_eq(t->kernel[k].part, k == OEQ_SYMCON_K_FORWARD ? 1 : 2);
-          cr_expect_eq(t->kernel[k].grid_y, (int)sc->channels);
+          /* a block per (channel, species group), at most SYMCON_PAIR_MAX_GROUPS groups */
+          cr_expect_eq(t->kernel[k].grid_y % (int)sc->channels, 0);
+          cr_expect_leq(t->kernel[k].grid_y / (int)sc->channels, SYMCON_PAIR_MAX_GROUPS);
           cr_expect_gt(t->kernel[k].shared_bytes, 0);
           cr_expect_leq(t->kernel[k].shared_bytes, max_shared);
         }
@@ -128,23 +131,32 @@ Test(symcon_rtc, kernel_table_matches_source) {
     }
 }
 
-/* AUTO takes the pair layout where it fits and the terms layout where its
- * [pairs][species] table would not (many species). */
+/* AUTO takes the pair layout where its [pairs][species] tables fit in at
+ * most SYMCON_PAIR_MAX_GROUPS species groups (MACE-MP's 89 species: two
+ * groups of a 227 KB block in float32) and the terms layout beyond. */
 Test(symcon_rtc, auto_layout_follows_shared_memory) {
-  case_t large = cases[4], many = {"0e+1o+2e+3o", "0e+1o+2e", 3, 89, 128};
-  oeq_symcon_t *a = basis(&large, OEQ_FLOAT32), *b = basis(&many, OEQ_FLOAT32);
+  case_t large = cases[4], mp = {"0e+1o+2e+3o", "0e+1o+2e", 3, 89, 128},
+         many = {"0e+1o+2e+3o", "0e+1o+2e", 3, 400, 128};
+  oeq_symcon_t *a = basis(&large, OEQ_FLOAT32), *b = basis(&mp, OEQ_FLOAT32), *m = basis(&many, OEQ_FLOAT32);
   oeq_codegen_target_t t = {OEQ_DIALECT_CUDA, 4, 227 * 1024, 90};
-  oeq_symcon_source_t sa, sb;
+  oeq_symcon_source_t sa, sb, sm;
   oeq_error_t err;
   cr_assert_eq(oeq_codegen_symcon(a, &t, &sa, &err), OEQ_SUCCESS, "%s", err.message);
   cr_assert_eq(oeq_codegen_symcon(b, &t, &sb, &err), OEQ_SUCCESS, "%s", err.message);
+  cr_assert_eq(oeq_codegen_symcon(m, &t, &sm, &err), OEQ_SUCCESS, "%s", err.message);
   cr_expect_eq(sa.pairs, 1);
-  cr_expect_eq(sb.pairs, 0);
-  cr_expect_eq(oeq_codegen_symcon_layout(b, &t, OEQ_SYMCON_LAYOUT_PAIRS, &sb, &err), OEQ_ERROR_UNSUPPORTED);
+  cr_expect_eq(sa.kernels.kernel[OEQ_SYMCON_K_FORWARD].grid_y, 128);
+  cr_expect_eq(sb.pairs, 1);
+  cr_expect_eq(sb.kernels.kernel[OEQ_SYMCON_K_FORWARD].grid_y, 2 * 128);
+  cr_expect(strstr(sb.text, "89 species in 2 group(s)") != NULL);
+  cr_expect_eq(sm.pairs, 0);
+  free(sm.text);
+  cr_expect_eq(oeq_codegen_symcon_layout(m, &t, OEQ_SYMCON_LAYOUT_PAIRS, &sm, &err), OEQ_ERROR_UNSUPPORTED);
   free(sa.text);
   free(sb.text);
   oeq_symcon_free(a);
   oeq_symcon_free(b);
+  oeq_symcon_free(m);
 }
 
 /* A [E][group][C] partial that cannot fit makes the dw kernel use global

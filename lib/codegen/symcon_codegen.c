@@ -11,6 +11,7 @@
 #include "codegen/emit_util.h"
 #include "codegen/strbuf.h"
 #include "codegen/symcon_pairs.h"
+#include "codegen/tuning.h"
 
 #define SYMCON_WARPS_DEFAULT 4
 /* Block size of the dw kernel when it keeps a shared partial. */
@@ -327,9 +328,9 @@ static void emit_dw(const gen_t *g, const welem_t *el, int64_t n_el, int group_s
   oeq_sb_puts(g->sb, "}\n");
 }
 
-/* The pair layout when asked for, or (AUTO) when its tables fit. Returns
- * 1 and the source when it was generated, 0 when the terms layout should
- * be used instead. */
+/* The pair layout when asked for, or (AUTO) when its tables fit in at most
+ * SYMCON_PAIR_MAX_GROUPS species groups. *done: 1 with the source, 0 when
+ * the terms layout should be used instead. */
 static oeq_status_t try_pairs(const oeq_symcon_t *sc, const oeq_codegen_target_t *target,
                               oeq_symcon_layout_t layout, emit_ctx_t *ctx, size_t ct_size,
                               oeq_symcon_source_t *out, int *done, oeq_error_t *err) {
@@ -338,23 +339,25 @@ static oeq_status_t try_pairs(const oeq_symcon_t *sc, const oeq_codegen_target_t
   oeq_symcon_pairs_t pp;
   oeq_status_t st = oeq_symcon_pairs_build(sc, &pp, err);
   if (st != OEQ_SUCCESS) return st;
-  size_t need = oeq_symcon_pairs_coeff_bytes(sc, &pp, ct_size),
-         dw = oeq_symcon_pairs_dw_bytes(sc, &pp, ct_size);
-  if (dw > need) need = dw;
-  if (need > target->max_shared_per_block) {
+  const int64_t sg = oeq_symcon_pairs_group(sc, &pp, ct_size, target->max_shared_per_block);
+  const int64_t groups = sg > 0 ? (sc->num_elements + sg - 1) / sg : 0;
+  if (sg == 0 || groups > SYMCON_PAIR_MAX_GROUPS) {
     oeq_symcon_pairs_free(&pp);
     if (layout == OEQ_SYMCON_LAYOUT_PAIRS)
       return oeq_fail(err, OEQ_ERROR_UNSUPPORTED,
-                      "symmetric contraction: the pair kernels need %zu bytes of shared memory, "
-                      "the device has %zu a block",
-                      need, target->max_shared_per_block);
+                      "symmetric contraction: the pair kernels' tables of %lld species need more than "
+                      "%d groups of the %zu bytes of shared memory a block has",
+                      (long long)sc->num_elements, SYMCON_PAIR_MAX_GROUPS, target->max_shared_per_block);
     return OEQ_SUCCESS;
   }
   memset(out, 0, sizeof *out);
   emit_prelude(ctx);
-  oeq_sb_printf(ctx->sb, "// symmetric contraction (pairs): correlation %d, %lld channels, %lld species, %lld pairs\n",
-                sc->correlation, (long long)sc->channels, (long long)sc->num_elements, (long long)pp.n_pairs);
-  oeq_symcon_emit_pairs(sc, &pp, ctx, ct_size, target->sm, &out->kernels);
+  oeq_sb_printf(ctx->sb,
+                "// symmetric contraction (pairs): correlation %d, %lld channels, %lld species in %lld "
+                "group(s), %lld pairs\n",
+                sc->correlation, (long long)sc->channels, (long long)sc->num_elements, (long long)groups,
+                (long long)pp.n_pairs);
+  oeq_symcon_emit_pairs(sc, &pp, ctx, ct_size, target->sm, sg, &out->kernels);
   oeq_symcon_pairs_free(&pp);
   out->pairs = 1;
   *done = 1;

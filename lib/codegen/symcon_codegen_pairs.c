@@ -43,7 +43,9 @@ typedef struct {
   const oeq_symcon_t *sc;
   const oeq_symcon_pairs_t *pp;
   size_t ct_size;
-  int sm; /* CUDA compute capability (80, 90, ...); 0 for HIP */
+  int sm;          /* CUDA compute capability (80, 90, ...); 0 for HIP */
+  long long sg;    /* species a block's tables hold (a species group) */
+  long long groups; /* species groups: a block per (channel, group) */
 } pgen_t;
 
 /* Pairs of A padded to whole vectors (SYMCON_PAIR_VECTOR). */
@@ -51,15 +53,21 @@ static int64_t padded_pairs(const oeq_symcon_pairs_t *pp) {
   return (pp->n_pairs + SYMCON_PAIR_VECTOR - 1) / SYMCON_PAIR_VECTOR * SYMCON_PAIR_VECTOR;
 }
 
-size_t oeq_symcon_pairs_coeff_bytes(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
-                                    size_t ct_size) {
-  return (size_t)(padded_pairs(pp) + pp->n_elems) * (size_t)sc->num_elements * ct_size;
+size_t oeq_symcon_pairs_coeff_bytes(const oeq_symcon_pairs_t *pp, size_t ct_size, int64_t sg) {
+  return (size_t)(padded_pairs(pp) + pp->n_elems) * (size_t)sg * ct_size;
 }
 
-size_t oeq_symcon_pairs_dw_bytes(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
-                                 size_t ct_size) {
-  return (size_t)pp->n_pairs * (size_t)sc->num_elements * ct_size +
-         (2 * (size_t)sc->num_elements + 1 + 3 * PAIR_TILE) * sizeof(int);
+size_t oeq_symcon_pairs_dw_bytes(const oeq_symcon_pairs_t *pp, size_t ct_size, int64_t sg) {
+  return (size_t)pp->n_pairs * (size_t)sg * ct_size + (2 * (size_t)sg + 1 + 3 * PAIR_TILE) * sizeof(int);
+}
+
+int64_t oeq_symcon_pairs_group(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp, size_t ct_size,
+                               size_t max_shared) {
+  int64_t sg = sc->num_elements;
+  while (sg > 0 && (oeq_symcon_pairs_coeff_bytes(pp, ct_size, sg) > max_shared ||
+                    oeq_symcon_pairs_dw_bytes(pp, ct_size, sg) > max_shared))
+    sg--;
+  return sg;
 }
 
 /* Launch-bounds min blocks: float64 needs twice the registers, and its
@@ -134,17 +142,17 @@ static void emit_elem_tables(const pgen_t *g) {
  * of different species still hit distinct banks). Synchronizes before (the
  * previous channel's rows are done with A) and after. */
 static void emit_coefficients(const pgen_t *g) {
-  const long long E = (long long)g->sc->num_elements, NP = (long long)g->pp->n_pairs,
-                  NPV = (long long)padded_pairs(g->pp), Q = (long long)g->pp->n_elems,
-                  V = SYMCON_PAIR_VECTOR;
+  const long long SG = g->sg, NP = (long long)g->pp->n_pairs, NPV = (long long)padded_pairs(g->pp),
+                  Q = (long long)g->pp->n_elems, V = SYMCON_PAIR_VECTOR;
   oeq_sb_printf(g->ctx->sb,
                 "__device__ void oeq_symcon_coefficients(oeq_ct *__restrict__ A,\n"
-                "    const oeq_wt *__restrict__ w, long long c) {\n"
-                "  oeq_ct *Ws = A + %lld; /* [elem][species] */\n"
+                "    const oeq_wt *__restrict__ w, long long c, int s0, int ns) {\n"
+                "  oeq_ct *Ws = A + %lld; /* [elem][species of the group] */\n"
                 "  __syncthreads();\n"
                 "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) {\n"
                 "    const int q = i / %lld, s = i - q * %lld;\n"
-                "    Ws[i] = (oeq_ct)w[oeq_elem_base[q] + (long long)s * oeq_elem_stride[q] + c];\n"
+                "    Ws[i] = s < ns ? (oeq_ct)w[oeq_elem_base[q] + (long long)(s0 + s) * oeq_elem_stride[q] + c]\n"
+                "                   : (oeq_ct)0;\n"
                 "  }\n"
                 "  __syncthreads();\n"
                 "  for (int i = threadIdx.x; i < %lld; i += blockDim.x) {\n"
@@ -158,20 +166,20 @@ static void emit_coefficients(const pgen_t *g) {
                 "  }\n"
                 "  __syncthreads();\n"
                 "}\n",
-                NPV * E, Q * E, E, E, NPV * E, V * E, V * E, V, V, V, NP, E);
+                NPV * SG, Q * SG, SG, SG, NPV * SG, V * SG, V * SG, V, V, V, NP, SG);
 }
 
 /* The coefficient of pair p for the row's species: its vector is loaded
  * (into cv) at the vector's first pair. */
 static void emit_coefficient(const pgen_t *g, int64_t p, char buf[96]) {
-  const long long E = (long long)g->sc->num_elements, V = SYMCON_PAIR_VECTOR;
+  const long long SG = g->sg, V = SYMCON_PAIR_VECTOR;
   if (V == 1) {
-    snprintf(buf, 96, "a[%lld]", (long long)p * E);
+    snprintf(buf, 96, "a[%lld]", (long long)p * SG);
     return;
   }
   if (p % V == 0)
     oeq_sb_printf(g->ctx->sb, "          cv = *reinterpret_cast<const oeq_ctv *>(a + %lld);\n",
-                  (long long)(p / V) * V * E);
+                  (long long)(p / V) * V * SG);
   static const char *const lane[4] = {"x", "y", "z", "w"};
   snprintf(buf, 96, "cv.%s", lane[p % V]);
 }
@@ -226,7 +234,7 @@ static void emit_reduce_scatter(const pgen_t *g, const char *name) {
  * lanes hold zeros), without the masked copy. */
 static void emit_flush(const pgen_t *g, int64_t chunk_base, int used) {
   oeq_strbuf_t *sb = g->ctx->sb;
-  const long long E = (long long)g->sc->num_elements;
+  const long long SG = g->sg;
   oeq_sb_puts(sb, "      { oeq_mask_t todo = OEQ_BALLOT(active);\n");
   if (SYMCON_DW_ONE_SPECIES_PATH) {
     oeq_sb_puts(sb,
@@ -240,7 +248,7 @@ static void emit_flush(const pgen_t *g, int64_t chunk_base, int used) {
                   "        todo = 0;\n"
                   "        }\n"
                   "      }\n",
-                  used, (long long)chunk_base, E);
+                  used, (long long)chunk_base, SG);
   }
   oeq_sb_puts(sb,
               "      while (todo) {\n"
@@ -256,7 +264,7 @@ static void emit_flush(const pgen_t *g, int64_t chunk_base, int used) {
   oeq_sb_printf(sb,
                 "        if (lane < %d) atomicAdd(&dA[(%lld + lane) * %lld + s0], u0);\n"
                 "      } }\n",
-                used, (long long)chunk_base, E);
+                used, (long long)chunk_base, SG);
 }
 
 /* The end of the (degree, prefix) group that starts at pair p. */
@@ -405,25 +413,38 @@ static void emit_load_dz(const pgen_t *g, const char *zero_unless) {
     }
 }
 
-/* Channel loop, A, then the row chunks; a thread a row. Opens the row body
- * with r (row), s (species), a (A + s V) and cv defined. */
+/* The loop over this block's (channel, species group) pairs: c, s0 (the
+ * group's first species) and ns (its species) defined. */
+static void open_channel_group(const pgen_t *g) {
+  oeq_sb_printf(g->ctx->sb,
+                "  for (long long cg = blockIdx.y; cg < %lldll; cg += gridDim.y) {\n"
+                "    const long long c = cg / %lld;\n"
+                "    const int s0 = (int)(cg - c * %lld) * %lld, ns = %lld - s0 < %lld ? %lld - s0 : %lld;\n",
+                (long long)g->sc->channels * g->groups, g->groups, g->groups, g->sg,
+                (long long)g->sc->num_elements, g->sg, (long long)g->sc->num_elements, g->sg);
+}
+
+/* Channel and species-group loop, A, then the row chunks; a thread a row.
+ * Opens the row body with r (row), s (species within the group), a
+ * (A + s V) and cv defined; rows of other groups are skipped. */
 static void open_channel_rows(const pgen_t *g, const char *name, const char *params) {
-  const oeq_symcon_t *sc = g->sc;
   oeq_sb_printf(g->ctx->sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, %d) %s(%s) {\n"
                 "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
-                "  oeq_ct *A = reinterpret_cast<oeq_ct *>(oeq_smem); /* [pair][species] */\n"
-                "  for (long long c = blockIdx.y; c < %lldll; c += gridDim.y) {\n"
-                "    oeq_symcon_coefficients(A, w, c);\n"
+                "  oeq_ct *A = reinterpret_cast<oeq_ct *>(oeq_smem); /* [pair][species] */\n",
+                PAIR_THREADS, min_blocks(g, 0), name, params);
+  open_channel_group(g);
+  oeq_sb_printf(g->ctx->sb,
+                "    oeq_symcon_coefficients(A, w, c, s0, ns);\n"
                 "    for (long long r0 = (long long)blockIdx.x * %d; r0 < batch; r0 += (long long)gridDim.x * %d) {\n"
                 "      const long long r1 = r0 + %d < batch ? r0 + %d : batch;\n"
                 "      for (long long r = r0 + threadIdx.x; r < r1; r += blockDim.x) {\n"
-                "      const int s = species[r];\n"
-                "      if ((unsigned)s >= %lldu) continue; /* out of range: skipped (see header) */\n"
+                "      /* another group's, or out of range (skipped: see the header) */\n"
+                "      const int s = (int)((unsigned)species[r] - (unsigned)s0);\n"
+                "      if ((unsigned)s >= (unsigned)ns) continue;\n"
                 "      const oeq_ct *a = A + s * %d;\n",
-                PAIR_THREADS, min_blocks(g, 0), name, params, (long long)sc->channels, PAIR_ROWS_PER_BLOCK,
-                PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK,
-                (long long)sc->num_elements, SYMCON_PAIR_VECTOR);
+                PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK,
+                SYMCON_PAIR_VECTOR);
   if (SYMCON_PAIR_VECTOR > 1) oeq_sb_puts(g->ctx->sb, "      oeq_ctv cv;\n");
 }
 
@@ -464,42 +485,42 @@ static void emit_dx(const pgen_t *g) {
 }
 
 static void emit_dw(const pgen_t *g) {
-  const oeq_symcon_t *sc = g->sc;
-  const long long E = (long long)sc->num_elements, NP = (long long)g->pp->n_pairs,
-                  Q = (long long)g->pp->n_elems;
+  const long long SG = g->sg, NP = (long long)g->pp->n_pairs, Q = (long long)g->pp->n_elems;
   oeq_strbuf_t *sb = g->ctx->sb;
   oeq_sb_printf(sb,
                 "extern \"C\" __global__ void __launch_bounds__(%d, %d) %s(const oeq_it *__restrict__ x,\n"
                 "    const int *__restrict__ species, const oeq_it *__restrict__ dz,\n"
                 "    oeq_wt *__restrict__ dw, long long batch) {\n"
                 "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
-                "  oeq_ct *dA = reinterpret_cast<oeq_ct *>(oeq_smem); /* [pair][species] */\n"
+                "  oeq_ct *dA = reinterpret_cast<oeq_ct *>(oeq_smem); /* [pair][species of the group] */\n"
                 "  int *cnt = reinterpret_cast<int *>(dA + %lld), *off = cnt + %lld, *nvalid = off + %lld;\n"
-                "  int *sp = nvalid + 1, *rk = sp + %d, *perm = rk + %d; /* a tile's rows */\n"
-                "  for (long long c = blockIdx.y; c < %lldll; c += gridDim.y) {\n"
+                "  int *sp = nvalid + 1, *rk = sp + %d, *perm = rk + %d; /* a tile's rows */\n",
+                PAIR_THREADS, min_blocks(g, 1), OEQ_SYMCON_DW_KERNEL, NP * SG, SG, SG, PAIR_TILE, PAIR_TILE);
+  open_channel_group(g);
+  oeq_sb_printf(sb,
                 "    for (int i = threadIdx.x; i < %lld; i += blockDim.x) dA[i] = 0;\n"
                 "    for (long long r0 = (long long)blockIdx.x * %d; r0 < batch; r0 += (long long)gridDim.x * %d) {\n"
                 "    const long long r1 = r0 + %d < batch ? r0 + %d : batch;\n"
                 "    for (long long t0 = r0; t0 < r1; t0 += %d) {\n"
                 "      const int n = r1 - t0 < %d ? (int)(r1 - t0) : %d;\n"
-                "      /* counting sort of the tile's rows by species */\n"
+                "      /* counting sort of the tile's rows of this group by species */\n"
                 "      __syncthreads();\n"
-                "      for (int i = threadIdx.x; i < %lld; i += blockDim.x) cnt[i] = 0;\n"
+                "      for (int i = threadIdx.x; i < ns; i += blockDim.x) cnt[i] = 0;\n"
                 "      __syncthreads();\n"
                 "      for (int i = threadIdx.x; i < n; i += blockDim.x) {\n"
-                "        const int s = species[t0 + i];\n"
+                "        const int s = (int)((unsigned)species[t0 + i] - (unsigned)s0);\n"
                 "        sp[i] = s;\n"
-                "        if ((unsigned)s < %lldu) rk[i] = atomicAdd(&cnt[s], 1);\n"
+                "        if ((unsigned)s < (unsigned)ns) rk[i] = atomicAdd(&cnt[s], 1);\n"
                 "      }\n"
                 "      __syncthreads();\n"
                 "      if (threadIdx.x == 0) {\n"
                 "        int acc = 0;\n"
-                "        for (int s = 0; s < %lld; s++) { off[s] = acc; acc += cnt[s]; }\n"
+                "        for (int s = 0; s < ns; s++) { off[s] = acc; acc += cnt[s]; }\n"
                 "        *nvalid = acc;\n"
                 "      }\n"
                 "      __syncthreads();\n"
                 "      for (int i = threadIdx.x; i < n; i += blockDim.x)\n"
-                "        if ((unsigned)sp[i] < %lldu) perm[off[sp[i]] + rk[i]] = i;\n"
+                "        if ((unsigned)sp[i] < (unsigned)ns) perm[off[sp[i]] + rk[i]] = i;\n"
                 "      __syncthreads();\n"
                 "      /* whole warps run every position (the reductions need them) */\n"
                 "      const int nv = *nvalid, nround = (nv + OEQ_WARP - 1) / OEQ_WARP * OEQ_WARP;\n"
@@ -508,9 +529,8 @@ static void emit_dw(const pgen_t *g) {
                 "      const int i = active ? perm[pos] : 0;\n"
                 "      const int s = active ? sp[i] : -1;\n"
                 "      const long long r = t0 + i;\n",
-                PAIR_THREADS, min_blocks(g, 1), OEQ_SYMCON_DW_KERNEL, NP * E, E, E, PAIR_TILE, PAIR_TILE,
-                (long long)sc->channels, NP * E, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK,
-                PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_TILE, PAIR_TILE, PAIR_TILE, E, E, E, E);
+                NP * SG, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK, PAIR_ROWS_PER_BLOCK,
+                PAIR_TILE, PAIR_TILE, PAIR_TILE);
   oeq_sb_puts(sb, "      const int lane = threadIdx.x % OEQ_WARP;\n      oeq_ct");
   /* every v of a chunk is live where the one-species path reduces v itself */
   for (int j = 0; j < PAIR_CHUNK && (SYMCON_DW_ONE_SPECIES_PATH || j < g->pp->n_pairs); j++)
@@ -523,25 +543,26 @@ static void emit_dw(const pgen_t *g) {
                 "      }\n"
                 "    }\n"
                 "    }\n"
-                "    /* dW[s][k][c] = sum_p U dA[p][s], once per block and channel */\n"
+                "    /* dW[s][k][c] = sum_p U dA[p][s], once per block, channel and group */\n"
                 "    __syncthreads();\n"
                 "    for (int i = threadIdx.x; i < %lld; i += blockDim.x) {\n"
                 "      const int q = i / %lld, s = i - q * %lld;\n"
+                "      if (s >= ns) continue;\n"
                 "      oeq_ct acc = 0;\n"
                 "      for (int j = oeq_elem_start[q]; j < oeq_elem_start[q + 1]; j++)\n"
                 "        acc += oeq_elem_value[j] * dA[oeq_elem_index[j] * %lld + s];\n"
                 "      if (acc != (oeq_ct)0)\n"
-                "        atomicAdd(&dw[oeq_elem_base[q] + (long long)s * oeq_elem_stride[q] + c], (oeq_wt)acc);\n"
+                "        atomicAdd(&dw[oeq_elem_base[q] + (long long)(s0 + s) * oeq_elem_stride[q] + c], (oeq_wt)acc);\n"
                 "    }\n"
                 "    __syncthreads();\n"
                 "  }\n"
                 "}\n",
-                Q * E, E, E, E);
+                Q * SG, SG, SG, SG);
 }
 
 void oeq_symcon_emit_pairs(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp, emit_ctx_t *ctx,
-                           size_t ct_size, int sm, oeq_kernel_table_t *kt) {
-  const pgen_t g = {ctx, sc, pp, ct_size, sm};
+                           size_t ct_size, int sm, int64_t sg, oeq_kernel_table_t *kt) {
+  const pgen_t g = {ctx, sc, pp, ct_size, sm, (long long)sg, (long long)((sc->num_elements + sg - 1) / sg)};
   emit_warp_helpers(&g);
   emit_tables(&g);
   emit_part_begin(ctx, 1);
@@ -554,9 +575,9 @@ void oeq_symcon_emit_pairs(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
   emit_elem_tables(&g);
   emit_dw(&g);
   emit_part_end(ctx);
-  const int grid_y = sc->channels < GRID_Y_MAX ? (int)sc->channels : GRID_Y_MAX;
-  const size_t coeff = oeq_symcon_pairs_coeff_bytes(sc, pp, ct_size),
-               dw = oeq_symcon_pairs_dw_bytes(sc, pp, ct_size);
+  const long long blocks_y = (long long)sc->channels * g.groups;
+  const int grid_y = blocks_y < GRID_Y_MAX ? (int)blocks_y : GRID_Y_MAX;
+  const size_t coeff = oeq_symcon_pairs_coeff_bytes(pp, ct_size, sg), dw = oeq_symcon_pairs_dw_bytes(pp, ct_size, sg);
   kt->n_parts = 2;
   kt->count = OEQ_SYMCON_K_COUNT;
   kt->kernel[OEQ_SYMCON_K_FORWARD] = (oeq_kernel_desc_t){OEQ_SYMCON_FORWARD_KERNEL, 1, PAIR_THREADS,

@@ -44,20 +44,24 @@ typedef struct oeq_symcon_pairs {
   int64_t *elem_base, *elem_stride;
 } oeq_symcon_pairs_t;
 
-/* Shared bytes of the pair kernels (ct_size: the compute type's size): the
- * forward and dx ([pairs + elems][species]), and dw ([pairs][species] plus
- * a tile's sort). */
-size_t oeq_symcon_pairs_coeff_bytes(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
-                                    size_t ct_size);
-size_t oeq_symcon_pairs_dw_bytes(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp,
-                                 size_t ct_size);
+/* Shared bytes of the pair kernels for tables of sg species (ct_size: the
+ * compute type's size): the forward and dx ([pairs + elems][sg]), and dw
+ * ([pairs][sg] plus a tile's sort). */
+size_t oeq_symcon_pairs_coeff_bytes(const oeq_symcon_pairs_t *pp, size_t ct_size, int64_t sg);
+size_t oeq_symcon_pairs_dw_bytes(const oeq_symcon_pairs_t *pp, size_t ct_size, int64_t sg);
+/* The most species whose tables fit max_shared (all of them if they fit;
+ * 0 if not even one does). More species than that are split into groups,
+ * a block per (channel, group), each skipping the other groups' rows. */
+int64_t oeq_symcon_pairs_group(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp, size_t ct_size,
+                               size_t max_shared);
 
-/* Emit the pair kernels (after the prelude: part 1 the forward, part 2 dx
- * and dw) into ctx->sb, and their launches into kt. */
+/* Emit the pair kernels for species groups of sg (after the prelude: part
+ * 1 the forward, part 2 dx and dw) into ctx->sb, and their launches into
+ * kt. */
 struct emit_ctx;
 struct oeq_kernel_table;
 void oeq_symcon_emit_pairs(const oeq_symcon_t *sc, const oeq_symcon_pairs_t *pp, struct emit_ctx *ctx,
-                           size_t ct_size, int sm, struct oeq_kernel_table *kt);
+                           size_t ct_size, int sm, int64_t sg, struct oeq_kernel_table *kt);
 
 /* oeq_fence(v) / oeq_fence(p): an empty asm that may change a register or
  * a pointer, so the compiler cannot hoist work on it out of a loop (both

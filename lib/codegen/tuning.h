@@ -81,6 +81,13 @@
 #ifndef SYMCON_PAIR_VECTOR
 #define SYMCON_PAIR_VECTOR 2
 #endif
+/* Species groups the pair kernels split a problem into when its tables
+ * do not fit one block's shared memory (each group's blocks skip the other
+ * groups' rows, so a row's lanes idle in the others); beyond it AUTO takes
+ * the per-term kernels. */
+#ifndef SYMCON_PAIR_MAX_GROUPS
+#define SYMCON_PAIR_MAX_GROUPS 4
+#endif
 /* 1: the pair dw kernel reduces a warp of one species (the usual case once
  * rows are sorted) without the masked copy the general path makes. */
 #ifndef SYMCON_DW_ONE_SPECIES_PATH
