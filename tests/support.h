@@ -16,6 +16,20 @@ static inline const char *test_first_warning(const char *log) {
   return w;
 }
 
+/* "N bytes spill stores" lines of a ptxas -v log: the largest N (0 when
+ * nothing spilled). */
+static inline long test_spill_bytes(const char *log) {
+  long worst = 0;
+  for (const char *p = log; p && (p = strstr(p, "bytes spill stores")); p++) {
+    const char *q = p;
+    while (q > log && q[-1] == ' ') q--;
+    while (q > log && q[-1] >= '0' && q[-1] <= '9') q--;
+    long n = strtol(q, NULL, 10);
+    if (n > worst) worst = n;
+  }
+  return worst;
+}
+
 /* A deterministic generator so failures reproduce (xorshift64*). */
 typedef struct {
   uint64_t state;

@@ -90,19 +90,6 @@ static oeq_codegen_target_t rtc_codegen_target(const rtc_t *r, int t) {
 
 /* ------------------------------------------------------- compile checks */
 
-/* "N bytes spill stores" lines of a ptxas -v log: the largest N. */
-static long spill_bytes(const char *log) {
-  long worst = 0;
-  for (const char *p = log; p && (p = strstr(p, "bytes spill stores")); p++) {
-    const char *q = p;
-    while (q > log && q[-1] == ' ') q--;
-    while (q > log && q[-1] >= '0' && q[-1] <= '9') q--;
-    long n = strtol(q, NULL, 10);
-    if (n > worst) worst = n;
-  }
-  return worst;
-}
-
 /* "fwd 48 VGPR ...; bwd 96 VGPR ..." from an AMDGPU code object's
  * metadata: the forward and backward kernels (the conv's helper kernels are
  * small). 0 with err set unless both are there. */
@@ -190,10 +177,10 @@ static void check_binary(job_t *j, int t, const void *bin, size_t size, const ch
   const rtc_t *r = j->rtc;
   oeq_error_t err = {0};
   const char *w = test_first_warning(log);
-  if (j->check_spills && spill_bytes(log) > 0) {
+  if (j->check_spills && test_spill_bytes(log) > 0) {
     j->failed = 1;
     snprintf(j->message, sizeof j->message, "%s %s: %ld bytes of register spills", j->label,
-             r->target[t], spill_bytes(log));
+             r->target[t], test_spill_bytes(log));
   } else if (w) {
     j->failed = 1;
     snprintf(j->message, sizeof j->message, "%s %s: compiler warning: %.300s", j->label,
@@ -687,7 +674,7 @@ static void expect_compiles_without_spills(const char *text, int sm, const char 
   char *log = NULL;
   cr_expect_eq(oeq_nvrtc_compile(text, sm, opts, 1, &bin, &size, &log, &err), OEQ_SUCCESS, "%.900s",
                err.message);
-  cr_expect_eq(spill_bytes(log), 0, "register spills in %s", what);
+  cr_expect_eq(test_spill_bytes(log), 0, "register spills in %s", what);
   free(bin);
   free(log);
 }

@@ -65,18 +65,6 @@ static oeq_symcon_source_t source(const oeq_symcon_t *sc, oeq_dialect_t d, size_
   return src;
 }
 
-static long spill_bytes(const char *log) {
-  long worst = 0;
-  for (const char *p = log; p && (p = strstr(p, "bytes spill stores")); p++) {
-    const char *q = p;
-    while (q > log && q[-1] == ' ') q--;
-    while (q > log && q[-1] >= '0' && q[-1] <= '9') q--;
-    long n = strtol(q, NULL, 10);
-    if (n > worst) worst = n;
-  }
-  return worst;
-}
-
 Test(symcon_rtc, kernel_table_matches_source) {
   for (int i = 0; i < N_CASES; i++)
     for (int dt = 0; dt < 2; dt++) {
@@ -203,7 +191,7 @@ static void compile_all(oeq_backend_t rt) {
           const char *w = test_first_warning(log);
           cr_expect_null(w, "case %d %s part %d: compiler warning: %.200s", i, lname, part, w ? w : "");
           if (cuda)
-            cr_expect_eq(spill_bytes(log), 0, "case %d %s part %d (%s): register spills", i, lname, part,
+            cr_expect_eq(test_spill_bytes(log), 0, "case %d %s part %d (%s): register spills", i, lname, part,
                          dt ? "f64" : "f32");
           free(bin);
           free(log);
