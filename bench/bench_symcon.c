@@ -127,6 +127,26 @@ typedef struct {
 
 static size_t esz(oeq_dtype_t t) { return t == OEQ_FLOAT64 ? 8 : 4; }
 
+/* Device buffers for `batch` rows of the problem, in its dtypes. */
+static bufs_t bufs_alloc(const oeq_symcon_t *sc, long long batch) {
+  const size_t s = esz(sc->irrep_dtype), ws = esz(sc->weight_dtype);
+  const size_t nx = (size_t)(batch * sc->x_dim), nz = (size_t)(batch * sc->z_dim), nw = (size_t)sc->weight_numel;
+  bufs_t d;
+  CK(cu->cuMemAlloc(&d.x, nx * s));
+  CK(cu->cuMemAlloc(&d.sp, (size_t)batch * 4));
+  CK(cu->cuMemAlloc(&d.w, nw * ws));
+  CK(cu->cuMemAlloc(&d.z, nz * s));
+  CK(cu->cuMemAlloc(&d.dz, nz * s));
+  CK(cu->cuMemAlloc(&d.dx, nx * s));
+  CK(cu->cuMemAlloc(&d.dw, nw * ws));
+  return d;
+}
+
+static void bufs_free(bufs_t *d) {
+  const CUdeviceptr all[] = {d->x, d->sp, d->w, d->z, d->dz, d->dx, d->dw};
+  for (int i = 0; i < 7; i++) cu->cuMemFree(all[i]);
+}
+
 /* Host arrays in the dtype: from doubles. */
 static void *cast(const double *v, int64_t n, oeq_dtype_t t) {
   void *p = malloc((size_t)(n > 0 ? n : 1) * esz(t));
@@ -190,14 +210,7 @@ static int check(const case_t *k, oeq_dtype_t dt, long long batch) {
     fprintf(stderr, "CPU reference: %s\n", oeq_last_error());
     exit(2);
   }
-  bufs_t d;
-  CK(cu->cuMemAlloc(&d.x, (size_t)nx * s));
-  CK(cu->cuMemAlloc(&d.sp, (size_t)batch * 4));
-  CK(cu->cuMemAlloc(&d.w, (size_t)nw * s));
-  CK(cu->cuMemAlloc(&d.z, (size_t)nz * s));
-  CK(cu->cuMemAlloc(&d.dz, (size_t)nz * s));
-  CK(cu->cuMemAlloc(&d.dx, (size_t)nx * s));
-  CK(cu->cuMemAlloc(&d.dw, (size_t)nw * s));
+  bufs_t d = bufs_alloc(sc, batch);
   CK(cu->cuMemcpyHtoD(d.x, x, (size_t)nx * s));
   CK(cu->cuMemcpyHtoD(d.sp, sp, (size_t)batch * 4));
   CK(cu->cuMemcpyHtoD(d.w, w, (size_t)nw * s));
@@ -218,8 +231,7 @@ static int check(const case_t *k, oeq_dtype_t dt, long long batch) {
          dt == OEQ_FLOAT64 ? "f64" : "f32", batch, ez, ex, ew,
          K.src.pairs ? "pairs" : K.src.dw_in_shared ? "shared" : "global", K.src.dw_groups,
          K.src.dw_group_size, ok ? "ok" : "MISMATCH");
-  CUdeviceptr all[] = {d.x, d.sp, d.w, d.z, d.dz, d.dx, d.dw};
-  for (int i = 0; i < 7; i++) cu->cuMemFree(all[i]);
+  bufs_free(&d);
   oeq_plan_destroy(plan);
   oeq_problem_destroy(p);
   free(xd), free(wd), free(gd), free(sp), free(x), free(w), free(dz);
@@ -294,17 +306,12 @@ static void bench_rows(const kernels_t *kp, const case_t *k, oeq_dtype_t dt, lon
   const oeq_symcon_t *sc = K.sc;
   size_t s = esz(dt);
   int64_t nx = batch * sc->x_dim, nz = batch * sc->z_dim, nw = sc->weight_numel;
-  double *h = malloc((size_t)(nx > nw ? nx : nw) * sizeof *h);
+  int64_t nh = nx > nz ? nx : nz; /* host scratch: holds x, dz and w in turn */
+  if (nw > nh) nh = nw;
+  double *h = malloc((size_t)nh * sizeof *h);
   int32_t *sp = malloc((size_t)batch * 4);
   for (long long b = 0; b < batch; b++) sp[b] = (int32_t)(b * 7 % sc->num_elements);
-  bufs_t d;
-  CK(cu->cuMemAlloc(&d.x, (size_t)nx * s));
-  CK(cu->cuMemAlloc(&d.sp, (size_t)batch * 4));
-  CK(cu->cuMemAlloc(&d.w, (size_t)nw * s));
-  CK(cu->cuMemAlloc(&d.z, (size_t)nz * s));
-  CK(cu->cuMemAlloc(&d.dz, (size_t)nz * s));
-  CK(cu->cuMemAlloc(&d.dx, (size_t)nx * s));
-  CK(cu->cuMemAlloc(&d.dw, (size_t)nw * s));
+  bufs_t d = bufs_alloc(sc, batch);
   for (int64_t i = 0; i < nx; i++) h[i] = uniform();
   void *c = cast(h, nx, dt);
   CK(cu->cuMemcpyHtoD(d.x, c, (size_t)nx * s));
@@ -325,8 +332,7 @@ static void bench_rows(const kernels_t *kp, const case_t *k, oeq_dtype_t dt, lon
   printf("| %s -> %s | %s | %s | %lld | %.3f | %.3f | %.3f | %.3f | %.3f | %.1fx | %.2fx |\n", k->in,
          k->out, layout_name(), dt == OEQ_FLOAT64 ? "f64" : "f32", batch, f, dx, dw, bwd, floor_ms,
          f / floor_ms, bwd / f);
-  CUdeviceptr all[] = {d.x, d.sp, d.w, d.z, d.dz, d.dx, d.dw};
-  for (int i = 0; i < 7; i++) cu->cuMemFree(all[i]);
+  bufs_free(&d);
   free(h);
   free(sp);
 }
