@@ -81,8 +81,6 @@ static void fence_x(const gen_t *g) {
   oeq_sb_puts(g->sb, "\n");
 }
 
-static void emit_fence_helper(const gen_t *g) { oeq_symcon_emit_fences(&g->ctx); }
-
 void oeq_symcon_emit_fences(const emit_ctx_t *ctx) {
   const int hip = ctx->dialect == OEQ_DIALECT_HIP;
   oeq_sb_printf(ctx->sb,
@@ -429,7 +427,7 @@ oeq_status_t oeq_codegen_symcon_layout(const oeq_symcon_t *sc, const oeq_codegen
   emit_prelude(&g.ctx);
   oeq_sb_printf(&sb, "// symmetric contraction: correlation %d, %lld channels, %lld species\n",
                 sc->correlation, (long long)sc->channels, (long long)sc->num_elements);
-  emit_fence_helper(&g);
+  oeq_symcon_emit_fences(&g.ctx);
   emit_part_begin(&g.ctx, 1);
   emit_forward(&g);
   emit_part_end(&g.ctx);
