@@ -14,6 +14,13 @@ check_PROGRAMS += tests/symcon_source
 tests_symcon_source_LDADD = liboeq_core.la -lm
 TESTS += tests/test_symcon_host.sh
 EXTRA_DIST += tests/test_symcon_host.sh tests/simt_host.h tests/symcon_host.cpp tests/symcon_host_part.cpp
+# The fused convolution's kernels compiled for the host and run there, the
+# same way (tests/test_conv_host.sh), with a program that prints the
+# source and its launch facts.
+check_PROGRAMS += tests/conv_source
+tests_conv_source_LDADD = liboeq_core.la -lm
+TESTS += tests/test_conv_host.sh
+EXTRA_DIST += tests/test_conv_host.sh tests/conv_host.cpp tests/conv_host_part.cpp
 # Symmetric-contraction plans on a GPU against the CPU plan.
 CRITERION_SUITES += tests/test_symcon_gpu
 tests_test_symcon_gpu_SOURCES = tests/test_symcon_gpu.c tests/gpu_runtime.c
