@@ -18,7 +18,8 @@
  * dy warp-summed), uvv over v (dy own, dx warp-summed), uuu both own; uvuv
  * in two passes (lanes over u for dx, over v for dy and dw) instead of
  * shared-memory atomics, whose order would vary; uvw / uuw lanes over u,
- * looping over v and the output multiplicity. */
+ * looping over v and the output multiplicity. uvu paths with one y channel
+ * and several chunks are factored through y (emit_factored). */
 #include <stdio.h>
 
 #include "codegen/conv_emit.h"
@@ -146,6 +147,114 @@ static void dy_register_set(const conv_ctx_t *c, int used[DY_REGISTERS_MAX]) {
     for (int b = 0; b < p->d2; b++)
       if (ub[b]) used[p->y_offset + b] = 1;
   }
+}
+
+/* A uvu path with one y channel, factored through y (bench/NOTES.md run
+ * AR). Per edge y is one row for every u, so with
+ *   K[a][c] = sum_b C[a][b][c] y[b]          (once per edge, warp-uniform)
+ *   G[a]    = sum_c K[a][c] dz[u][c]         (per u)
+ * the gradients are dx[u][a] = w[u] G[a], dw[u] = sum_a x[u][a] G[a], and
+ *   dy[b]   = sum_{a,c} C[a][b][c] N[a][c],  N[a][c] = sum_u w[u] x[u][a] dz[u][c]
+ * (N summed per lane over the path's chunks, then contracted with C once).
+ * Per u that is two FMAs per distinct (a, c) plus three per a, against five
+ * per nonzero unfactored; K and N cost a register per distinct (a, c) each,
+ * so paths whose K and N would pass CONV_BWD_FACTOR_REGS registers keep the
+ * unfactored code. Needs several chunks a path to pay for K (as
+ * dy_in_registers). */
+typedef struct ac_pair {
+  int a, c;
+} ac_pair_t;
+
+/* The distinct (a, c) of p's nonzeros, in first-seen order; their count. */
+static int ac_pairs(const oeq_path_t *p, ac_pair_t pairs[], int cap) {
+  int n = 0;
+  for (int i = 0; i < p->nnz; i++) {
+    int j = 0;
+    while (j < n && !(pairs[j].a == p->nz[i].a && pairs[j].c == p->nz[i].c)) j++;
+    if (j == n) {
+      if (n == cap) return -1;
+      pairs[n].a = p->nz[i].a;
+      pairs[n].c = p->nz[i].c;
+      n++;
+    }
+  }
+  return n;
+}
+
+#define AC_PAIRS_MAX 128
+
+static int factored(const conv_ctx_t *c, const oeq_path_t *p) {
+  ac_pair_t pairs[AC_PAIRS_MAX];
+  if (!CONV_BWD_FACTORED || !dy_in_registers(c, p)) return 0;
+  const int n = ac_pairs(p, pairs, AC_PAIRS_MAX);
+  return n > 0 && 2 * n * (c->e.ct_is_double ? 2 : 1) <= CONV_BWD_FACTOR_REGS;
+}
+
+static void emit_factored(const conv_ctx_t *c, const oeq_path_t *p) {
+  int ua[64], ub[64], uc[64];
+  ac_pair_t pairs[AC_PAIRS_MAX];
+  emit_used_indices(p, ua, ub, uc);
+  const int np = ac_pairs(p, pairs, AC_PAIRS_MAX);
+  oeq_strbuf_t *sb = c->e.sb;
+  const int wt = p->has_weight;
+  const long long m1 = (long long)p->mul1, wo = (long long)p->w_offset;
+  char lit[64];
+  oeq_sb_puts(sb, "  {\n");
+  operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, ub, "0", NULL);
+  for (int j = 0; j < np; j++) {
+    oeq_sb_printf(sb, "  const oeq_ct K%d_%d =", pairs[j].a, pairs[j].c);
+    const char *plus = " ";
+    for (int i = 0; i < p->nnz; i++)
+      if (p->nz[i].a == pairs[j].a && p->nz[i].c == pairs[j].c) {
+        oeq_sb_printf(sb, "%s%s * yb%d", plus, emit_literal(&c->e, p->nz[i].value, lit), p->nz[i].b);
+        plus = " + ";
+      }
+    oeq_sb_printf(sb, ";\n  oeq_ct N%d_%d = (oeq_ct)0;\n", pairs[j].a, pairs[j].c);
+  }
+  const char *unroll = CONV_BWD_FACTORED_UNROLL ? c->e.loop_pragma : "#pragma unroll 1\n  ";
+  oeq_sb_printf(sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", unroll, m1);
+  oeq_sb_printf(sb, "  const int o = o0 + lane; const bool act = o < %lld; const int u = act ? o : 0;\n", m1);
+  load_dz(c, p, uc, "o", "act", "g");
+  operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, ua, "u", "act");
+  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%lld + u] : (oeq_ct)0;\n", wo);
+  for (int a = 0; a < p->d1; a++) {
+    if (!ua[a]) continue;
+    oeq_sb_printf(sb, "  const oeq_ct G%d =", a);
+    const char *plus = " ";
+    for (int j = 0; j < np; j++)
+      if (pairs[j].a == a) {
+        oeq_sb_printf(sb, "%sK%d_%d * g%d", plus, a, pairs[j].c, pairs[j].c);
+        plus = " + ";
+      }
+    oeq_sb_puts(sb, ";\n");
+  }
+  if (wt) {
+    char widx[64];
+    const char *plus = " ";
+    oeq_sb_puts(sb, "  const oeq_ct dwv =");
+    for (int a = 0; a < p->d1; a++)
+      if (ua[a]) {
+        oeq_sb_printf(sb, "%sxa%d * G%d", plus, a, a);
+        plus = " + ";
+      }
+    oeq_sb_puts(sb, ";\n  if (act) {\n");
+    snprintf(widx, sizeof widx, "%lld + u", wo);
+    dw_store(c, widx, "dwv");
+    oeq_sb_puts(sb, "  }\n");
+  }
+  for (int a = 0; a < p->d1; a++)
+    if (ua[a]) oeq_sb_printf(sb, "  const oeq_ct wx%d = %sxa%d;\n", a, wt ? "wv * " : "", a);
+  for (int j = 0; j < np; j++)
+    oeq_sb_printf(sb, "  N%d_%d += wx%d * g%d;\n", pairs[j].a, pairs[j].c, pairs[j].a, pairs[j].c);
+  oeq_sb_puts(sb, "  if (act) {\n");
+  add_own(c, 1, p->x_offset, p->mul1, p->d1, ua, "u", "G", wt ? "wv" : NULL);
+  oeq_sb_puts(sb, "  }\n  }\n");
+  for (int i = 0; i < p->nnz; i++) {
+    const oeq_cg_nonzero_t *n = &p->nz[i];
+    oeq_sb_printf(sb, "  dyl%lld += %s * N%d_%d;\n", (long long)p->y_offset + n->b,
+                  emit_literal(&c->e, n->value, lit), n->a, n->c);
+  }
+  oeq_sb_puts(sb, "  }\n");
 }
 
 static void emit_direct(const conv_ctx_t *c, const oeq_path_t *p) {
@@ -456,6 +565,8 @@ void emit_conv_backward(const conv_ctx_t *c) {
       emit_pair(c, p);
     else if (p->mode == OEQ_MODE_UVUV)
       emit_uvuv(c, p);
+    else if (factored(c, p))
+      emit_factored(c, p);
     else
       emit_direct(c, p);
     oeq_sb_puts(sb, "  OEQ_SYNCWARP();\n");

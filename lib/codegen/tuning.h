@@ -65,6 +65,23 @@
 #ifndef OEQ_CONV_GROUP_BUDGET
 #define OEQ_CONV_GROUP_BUDGET 16
 #endif
+/* 1: the conv backward factors uvu paths with one y channel through y
+ * (conv_backward.c, emit_factored): about half the arithmetic per edge;
+ * 0: every path unfactored. A path is factored only while its two tables
+ * (K and N, a register per distinct CG (a, c) each; two in float64) take
+ * at most CONV_BWD_FACTOR_REGS registers. */
+#ifndef CONV_BWD_FACTORED
+#define CONV_BWD_FACTORED 1
+#endif
+#ifndef CONV_BWD_FACTOR_REGS
+#define CONV_BWD_FACTOR_REGS 64
+#endif
+/* 1: a factored path's chunk loop is unrolled like the others (ptxas
+ * then overlaps the chunks' loads, at more registers); 0: one chunk at a
+ * time. */
+#ifndef CONV_BWD_FACTORED_UNROLL
+#define CONV_BWD_FACTORED_UNROLL 1
+#endif
 /* 1: a GPU plan remembers the array addresses that passed its host-memory
  * check (skips several driver queries a call); 0 queries every call. */
 #ifndef OEQ_PTR_MEMO
