@@ -13,7 +13,7 @@ tests_test_gpu_conv_SOURCES = tests/test_gpu_conv.c tests/gpu_runtime.c
 check_PROGRAMS += tests/symcon_source
 tests_symcon_source_LDADD = liboeq_core.la -lm
 TESTS += tests/test_symcon_host.sh
-EXTRA_DIST += tests/test_symcon_host.sh tests/simt_host.h tests/symcon_host.cpp tests/symcon_host_part.cpp
+EXTRA_DIST += tests/test_symcon_host.sh tests/host_kernel_env.sh tests/simt_host.h tests/symcon_host.cpp tests/symcon_host_part.cpp
 # The fused convolution's kernels compiled for the host and run there, the
 # same way (tests/test_conv_host.sh), with a program that prints the
 # source and its launch facts.

@@ -11,21 +11,7 @@
 # <barrier>, and where OEQ_SKIP_RTC_TESTS is set (the sanitizer legs: it
 # checks generated source, not oeq's C).
 set -u
-[ -n "${OEQ_SKIP_RTC_TESTS:-}" ] && { echo "skip: OEQ_SKIP_RTC_TESTS is set"; exit 77; }
-src=${OEQ_SRCDIR:?}/tests
-build=${OEQ_BUILDDIR:?}
-cxx=${OEQ_CXX:-g++}
-lib=$build/.libs/liboeq_core.a
-[ -f "$lib" ] || { echo "no $lib"; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-printf '#include <barrier>\nint main() { std::barrier<> b(1); b.arrive_and_wait(); }\n' >"$work/probe.cpp"
-if ! $cxx -std=c++20 -pthread "$work/probe.cpp" -o "$work/probe" >/dev/null 2>&1; then
-  echo "skip: $cxx cannot build C++20 <barrier>"
-  exit 77
-fi
-flags="-std=c++20 -O1 -pthread -I$src -I$OEQ_SRCDIR/include -I$build/include"
-link="$lib ${OEQ_OPENMP_CFLAGS:-} -ldl -lm"
+. "${OEQ_SRCDIR:?}/tests/host_kernel_env.sh"
 status=0
 # case: IN OUT CORRELATION ELEMENTS CHANNELS DTYPE DIALECT ROWS THREADS GRID_X GROUPS
 # (GROUPS: the species groups the source must be split into)
