@@ -66,6 +66,8 @@ template <class T> T __shfl_xor_sync(unsigned, T v, int m) {
 static inline unsigned __ballot_sync(unsigned, bool p) { return (unsigned)simt_ballot(p); }
 static inline int __ffs(unsigned m) { return __builtin_ffs((int)m); }
 static inline void __syncwarp() { simt_warp_sync(); }
+template <class T> T __ldcs(const T *p) { return *p; } /* cache hints: plain here */
+template <class T> void __stcs(T *p, T v) { *p = v; }
 /* HIP */
 template <class T> T __shfl(T v, int lane, int) { return simt_from_lane(v, (unsigned)lane); }
 template <class T> T __shfl_xor(T v, int m, int) {
@@ -73,6 +75,8 @@ template <class T> T __shfl_xor(T v, int m, int) {
 }
 static inline unsigned long long __ballot(bool p) { return simt_ballot(p); }
 static inline int __ffsll(unsigned long long m) { return __builtin_ffsll((long long)m); }
+template <class T> T __builtin_nontemporal_load(const T *p) { return *p; }
+template <class T> void __builtin_nontemporal_store(T v, T *p) { *p = v; }
 
 template <class T> T atomicAdd(T *p, T v) {
   std::lock_guard<std::mutex> g(simt_atomic_lock);

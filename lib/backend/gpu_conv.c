@@ -46,7 +46,8 @@ oeq_status_t oeq_gpu_conv_generate(const oeq_plan_t *plan, oeq_gpu_plan_t *gp, c
                                    oeq_kernel_table_t *table, int *warp_size, oeq_error_t *err) {
   oeq_codegen_target_t target = {.dialect = gp->dev.dialect,
                                  .warps_per_block = 4,
-                                 .max_shared_per_block = gp->dev.max_shared};
+                                 .max_shared_per_block = gp->dev.max_shared,
+                                 .sm = gp->dev.sm};
   oeq_conv_options_t opt = {.deterministic = (plan->flags & OEQ_CONV_DETERMINISTIC) != 0,
                             .kahan = (plan->flags & OEQ_CONV_KAHAN) != 0,
                             .index64 = (plan->flags & OEQ_INDEX_INT64) != 0};

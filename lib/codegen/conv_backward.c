@@ -55,7 +55,7 @@ static void load_dz(const conv_ctx_t *c, const oeq_path_t *p, const int uc[], co
   char idx[128];
   for (int k = 0; k < p->d3; k++)
     if (uc[k])
-      oeq_sb_printf(c->e.sb, "  const oeq_ct %s%d = %s ? (oeq_ct)dzr[%s] : (oeq_ct)0;\n", name, k,
+      oeq_sb_printf(c->e.sb, "  const oeq_ct %s%d = %s ? (oeq_ct)OEQ_LD_DZ(&dzr[%s]) : (oeq_ct)0;\n", name, k,
                     guard, idx_of(c, p->z_offset, p->mul3, p->d3, o, k, idx));
 }
 
@@ -76,7 +76,7 @@ static void dw_store(const conv_ctx_t *c, const char *index, const char *value) 
   if (c->e.s->shared_weights)
     oeq_sb_printf(c->e.sb, "  dws[%s] += %s;\n", index, value);
   else
-    oeq_sb_printf(c->e.sb, "  dwr[%s] = (oeq_wt)(%s);\n", index, value);
+    oeq_sb_printf(c->e.sb, "  OEQ_ST_STREAM(&dwr[%s], (oeq_wt)(%s));\n", index, value);
 }
 
 static void dx_add(const conv_ctx_t *c, const char *index, const char *value) {
@@ -216,7 +216,7 @@ static void emit_factored(const conv_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_printf(sb, "  const int o = o0 + lane; const bool act = o < %lld; const int u = act ? o : 0;\n", m1);
   load_dz(c, p, uc, "o", "act", "g");
   operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, ua, "u", "act");
-  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%lld + u] : (oeq_ct)0;\n", wo);
+  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)OEQ_LD_STREAM(&wr[%lld + u]) : (oeq_ct)0;\n", wo);
   for (int a = 0; a < p->d1; a++) {
     if (!ua[a]) continue;
     oeq_sb_printf(sb, "  const oeq_ct G%d =", a);
@@ -298,7 +298,7 @@ static void emit_direct(const conv_ctx_t *c, const oeq_path_t *p) {
       snprintf(widx, sizeof widx, "%lld + u", wo);
       break;
   }
-  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%s] : (oeq_ct)0;\n  oeq_ct dwv = (oeq_ct)0;\n", widx);
+  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)OEQ_LD_STREAM(&wr[%s]) : (oeq_ct)0;\n  oeq_ct dwv = (oeq_ct)0;\n", widx);
   zeros(c, "gx", p->d1, ua);
   zeros(c, "gy", p->d2, ub);
   cg_grads(c, p, 1, 1, wt);
@@ -353,7 +353,7 @@ static void emit_uvuv(const conv_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_printf(sb, "  for (int v = 0; v < %lld; ++v) {\n  const int o = u * %lld + v;\n", m2, m2);
   load_dz(c, p, uc, "o", "act", "g");
   operand(c, "yb", "ys", p->y_offset, p->mul2, p->d2, ub, "v", NULL);
-  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%lld + o] : (oeq_ct)0;\n", wo);
+  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)OEQ_LD_STREAM(&wr[%lld + o]) : (oeq_ct)0;\n", wo);
   zeros(c, "gx", p->d1, ua);
   cg_grads(c, p, 1, 0, 0);
   for (int a = 0; a < p->d1; a++)
@@ -369,7 +369,7 @@ static void emit_uvuv(const conv_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_printf(sb, "  for (int u = 0; u < %lld; ++u) {\n  const int o = u * %lld + v;\n", m1, m2);
   load_dz(c, p, uc, "o", "act", "g");
   operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, ua, "u", NULL);
-  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%lld + o] : (oeq_ct)0;\n  oeq_ct dwv = (oeq_ct)0;\n", wo);
+  if (wt) oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)OEQ_LD_STREAM(&wr[%lld + o]) : (oeq_ct)0;\n  oeq_ct dwv = (oeq_ct)0;\n", wo);
   zeros(c, "gy", p->d2, ub);
   cg_grads(c, p, 0, 1, wt);
   if (wt) {
@@ -416,12 +416,12 @@ static void emit_pair(const conv_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_printf(sb, "  for (int o = 0; o < %lld; ++o) {\n", m3);
   for (int k = 0; k < p->d3; k++)
     if (uc[k])
-      oeq_sb_printf(sb, "  const oeq_ct gz%d = (oeq_ct)dzr[%s];\n", k,
+      oeq_sb_printf(sb, "  const oeq_ct gz%d = (oeq_ct)OEQ_LD_DZ(&dzr[%s]);\n", k,
                     idx_of(c, p->z_offset, p->mul3, p->d3, "o", k, idx));
   if (wt) {
     char widx[128];
     snprintf(widx, sizeof widx, "%lld + (long long)q * %lld + o", wo, m3);
-    oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)wr[%s] : (oeq_ct)0;\n", widx);
+    oeq_sb_printf(sb, "  const oeq_ct wv = act ? (oeq_ct)OEQ_LD_STREAM(&wr[%s]) : (oeq_ct)0;\n", widx);
     oeq_sb_puts(sb, "  const oeq_ct dwv = (oeq_ct)0");
     for (int k = 0; k < p->d3; k++)
       if (uc[k]) oeq_sb_printf(sb, " + tk%d * gz%d", k, k);
@@ -504,10 +504,11 @@ void emit_conv_backward(const conv_ctx_t *c) {
                 "  [[maybe_unused]] oeq_ct *dxc = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
                 "  oeq_ct *dys = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
                 "  [[maybe_unused]] oeq_ct *dws = reinterpret_cast<oeq_ct *>(mine + %zu);\n"
-                "  (void)w; (void)dw; (void)perm; (void)dx_slots; (void)dw_slots;\n",
+                "  (void)w; (void)dw; (void)perm; (void)dx_slots; (void)dw_slots;\n%s",
                 c->b_per_warp, c->b_xs, c->b_xs + c->b_ys, c->b_xs + c->b_ys + c->b_dxs,
                 c->b_xs + c->b_ys + c->b_dxs + c->b_dxc,
-                c->b_xs + c->b_ys + c->b_dxs + c->b_dxc + c->b_dys);
+                c->b_xs + c->b_ys + c->b_dxs + c->b_dxc + c->b_dys,
+                c->keep_dz ? "  const oeq_u64 oeq_keep = oeq_keep_policy();\n" : "");
   oeq_sb_printf(sb,
                 "  for (long long s = (long long)blockIdx.x * %d + warp; s < n_seg;\n"
                 "       s += (long long)gridDim.x * %d) {\n"

@@ -26,6 +26,54 @@ static const char conv_prelude[] =
     "  return p >= 0 && p < edges ? (long long)cols[p] : -1;\n"
     "}\n";
 
+/* Cache hints. OEQ_LD_STREAM / OEQ_ST_STREAM: data touched once (per-edge
+ * w and dw), evict-first so that it leaves L2 to the rows that are reused.
+ * oeq_ld_keep: a load under an L2 evict-last policy (dz rows, read again
+ * by the next edges of the same receiver). */
+static void emit_cache_hints(const conv_ctx_t *c) {
+  oeq_strbuf_t *sb = c->e.sb;
+  const int stream = CONV_STREAM_HINTS && !c->e.s->shared_weights;
+  if (!stream)
+    oeq_sb_puts(sb, "#define OEQ_LD_STREAM(p) (*(p))\n#define OEQ_ST_STREAM(p, v) (*(p) = (v))\n");
+  else if (c->e.dialect == OEQ_DIALECT_HIP)
+    oeq_sb_puts(sb, "#define OEQ_LD_STREAM(p) __builtin_nontemporal_load(p)\n"
+                    "#define OEQ_ST_STREAM(p, v) __builtin_nontemporal_store((v), (p))\n");
+  else
+    oeq_sb_puts(sb, "#define OEQ_LD_STREAM(p) __ldcs(p)\n#define OEQ_ST_STREAM(p, v) __stcs((p), (v))\n");
+  if (!c->keep_dz) {
+    oeq_sb_puts(sb, "#define OEQ_LD_DZ(p) (*(p))\n");
+    return;
+  }
+  /* oeq_keep: the policy, made once per backward thread */
+  oeq_sb_puts(sb, "#define OEQ_LD_DZ(p) oeq_ld_keep((p), oeq_keep)\n");
+  /* the plain loads under #ifndef __CUDA_ARCH__: a host build of the
+   * source (tests/test_conv_host.sh) has no PTX */
+  oeq_sb_puts(sb,
+              "__device__ __forceinline__ oeq_u64 oeq_keep_policy() {\n"
+              "  oeq_u64 p = 0;\n"
+              "#ifdef __CUDA_ARCH__\n"
+              "  asm(\"createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\" : \"=l\"(p));\n"
+              "#endif\n"
+              "  return p;\n"
+              "}\n"
+              "__device__ __forceinline__ float oeq_ld_keep(const float *a, oeq_u64 p) {\n"
+              "#ifdef __CUDA_ARCH__\n"
+              "  float v; asm(\"ld.global.L2::cache_hint.f32 %0, [%1], %2;\" : \"=f\"(v) : \"l\"(a), \"l\"(p));\n"
+              "  return v;\n"
+              "#else\n"
+              "  (void)p; return *a;\n"
+              "#endif\n"
+              "}\n"
+              "__device__ __forceinline__ double oeq_ld_keep(const double *a, oeq_u64 p) {\n"
+              "#ifdef __CUDA_ARCH__\n"
+              "  double v; asm(\"ld.global.L2::cache_hint.f64 %0, [%1], %2;\" : \"=d\"(v) : \"l\"(a), \"l\"(p));\n"
+              "  return v;\n"
+              "#else\n"
+              "  (void)p; return *a;\n"
+              "#endif\n"
+              "}\n");
+}
+
 static void size_backward(conv_ctx_t *c) {
   const oeq_schedule_t *s = c->e.s;
   const size_t isz = oeq_dtype_size(s->irrep_dtype), csz = c->e.ct_is_double ? 8 : 4;
@@ -56,6 +104,7 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
   c.e.ct = c.e.ct_is_double ? "double" : "float";
   c.e.loop_pragma = s->n_paths > 24 ? "#pragma unroll 1\n  " : "";
   c.opt = *opt;
+  c.keep_dz = CONV_DZ_KEEP && target->dialect == OEQ_DIALECT_CUDA && target->sm >= 80;
   /* Compensation only pays where rounding is coarse (float compute). */
   if (c.e.ct_is_double) c.opt.kahan = 0;
   size_backward(&c);
@@ -79,6 +128,7 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
   emit_prelude(&c.e);
   oeq_sb_printf(&sb, "typedef %s oeq_ix;\n", opt->index64 ? "long long" : "int");
   oeq_sb_puts(&sb, conv_prelude);
+  emit_cache_hints(&c);
   emit_conv_forward(&c);
   emit_conv_backward(&c);
   emit_conv_helpers(&c);

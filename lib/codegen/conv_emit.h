@@ -11,6 +11,8 @@ typedef struct conv_ctx {
   emit_ctx_t e; /* sb, schedule, types, dialect, warp size */
   oeq_conv_options_t opt;
   int warps_per_block;
+  /* dz loads with an L2 evict-last policy (CUDA sm_80+, CONV_DZ_KEEP) */
+  int keep_dz;
   /* backward, per warp, bytes: staged x and y rows, dx / dy accumulators,
    * dx compensation (Kahan), shared-weight dw accumulator */
   size_t b_xs, b_ys, b_dxs, b_dxc, b_dys, b_dws, b_per_warp;

@@ -207,7 +207,7 @@ static void emit_path(const conv_ctx_t *c, const oeq_path_t *p, const char *m) {
         oeq_sb_printf(sb, "  for (int v = 0; v < %lld; ++v) {\n", m2);
         load_comp(c, "yb", "yr", p->y_offset, p->mul2, p->d2, ub, "v");
       }
-      if (wv) oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + u * %lld + v];\n", wo, m2);
+      if (wv) oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)OEQ_LD_STREAM(&wr[%lld + u * %lld + v]);\n", wo, m2);
       else oeq_sb_puts(sb, "  (void)v;\n");
       cg_sum(c, p, wv, m);
       oeq_sb_puts(sb, "  }\n");
@@ -217,7 +217,7 @@ static void emit_path(const conv_ctx_t *c, const oeq_path_t *p, const char *m) {
       load_comp(c, "yb", "yr", p->y_offset, p->mul2, p->d2, ub, "v");
       oeq_sb_printf(sb, "  for (int u = 0; u < %lld; ++u) {\n", (long long)p->mul1);
       load_comp(c, "xa", "xr", p->x_offset, p->mul1, p->d1, ua, "u");
-      if (wv) oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + u * %lld + v];\n", wo, m2);
+      if (wv) oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)OEQ_LD_STREAM(&wr[%lld + u * %lld + v]);\n", wo, m2);
       cg_sum(c, p, wv, m);
       oeq_sb_puts(sb, "  }\n");
       break;
@@ -225,14 +225,14 @@ static void emit_path(const conv_ctx_t *c, const oeq_path_t *p, const char *m) {
       oeq_sb_puts(sb, "  const int u = o, v = o; (void)u; (void)v;\n");
       alias_comp(c, "xa", "xo", p->x_offset, p->d1, ua);
       load_comp(c, "yb", "yr", p->y_offset, p->mul2, p->d2, ub, "v");
-      if (wv) oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + u];\n", wo);
+      if (wv) oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)OEQ_LD_STREAM(&wr[%lld + u]);\n", wo);
       cg_sum(c, p, wv, m);
       break;
     case OEQ_MODE_UVUV:
       oeq_sb_printf(sb, "  const int u = o / %lld, v = o %% %lld;\n", m2, m2);
       load_comp(c, "xa", "xr", p->x_offset, p->mul1, p->d1, ua, "u");
       load_comp(c, "yb", "yr", p->y_offset, p->mul2, p->d2, ub, "v");
-      if (wv) oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + o];\n", wo);
+      if (wv) oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)OEQ_LD_STREAM(&wr[%lld + o]);\n", wo);
       cg_sum(c, p, wv, m);
       break;
     default: { /* uvw / uuw: lane o sums over the pairs q; x, y broadcast */
@@ -248,7 +248,7 @@ static void emit_path(const conv_ctx_t *c, const oeq_path_t *p, const char *m) {
         if (uc[k]) oeq_sb_printf(sb, "  oeq_ct tk%d = (oeq_ct)0;\n", k);
       cg_sum(c, p, NULL, "tk");
       if (wv)
-        oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)wr[%lld + (long long)q * %lld + o];\n", wo, m3);
+        oeq_sb_printf(sb, "  const oeq_ct wv = (oeq_ct)OEQ_LD_STREAM(&wr[%lld + (long long)q * %lld + o]);\n", wo, m3);
       else
         oeq_sb_puts(sb, "  (void)q;\n");
       for (int k = 0; k < p->d3; k++)
