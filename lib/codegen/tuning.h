@@ -84,16 +84,18 @@
 #endif
 /* 1: the conv kernels read per-edge weights and write per-edge dw with
  * streaming (evict-first) hints, each touched once, so that they do not
- * push reused rows (dz, x) out of L2; 0: plain loads and stores. */
+ * push reused rows (dz, x) out of L2; 0: plain loads and stores. Off
+ * until measured: with CONV_DZ_KEEP too, ptxas took mace-large's
+ * backward from 128 to 168 registers (one block an SM fewer). */
 #ifndef CONV_STREAM_HINTS
-#define CONV_STREAM_HINTS 1
+#define CONV_STREAM_HINTS 0
 #endif
 /* 1: the conv backward reads dz rows with an L2 evict-last policy (CUDA
  * sm_80+): consecutive edges of one receiver read the same row, and
  * without it (run AR) ncu saw a 17% L2 hit rate and the backward
- * DRAM-bound; 0: plain loads. */
+ * DRAM-bound; 0: plain loads. Off until measured (see above). */
 #ifndef CONV_DZ_KEEP
-#define CONV_DZ_KEEP 1
+#define CONV_DZ_KEEP 0
 #endif
 /* 1: a GPU plan remembers the array addresses that passed its host-memory
  * check (skips several driver queries a call); 0 queries every call. */
