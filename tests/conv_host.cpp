@@ -200,7 +200,7 @@ int main(int argc, char **argv) {
                     n_seg, split);
     });
     if (det && n_seg > 1)
-      launch(CONV_K_FORWARD_FIXUP, n_seg, host_conv_fwd_fixup, [&] {
+      launch(CONV_K_FORWARD_FIXUP, n_seg * CONV_FIXUP_ITEMS_FWD, host_conv_fwd_fixup, [&] {
         host_conv_fwd_fixup(rows.data(), nullptr, out.data(), slots, N, E, len, n_seg);
       });
     std::fill(ws.begin(), ws.end(), 0xff);
@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
                   dy.data(), dw.data(), slots, dw_slots, N, N, E, len, n_seg);
   });
   if (det && n_seg > 1)
-    launch(CONV_K_BACKWARD_FIXUP, n_seg, host_conv_bwd_fixup, [&] {
+    launch(CONV_K_BACKWARD_FIXUP, n_seg * CONV_FIXUP_ITEMS_BWD, host_conv_bwd_fixup, [&] {
       host_conv_bwd_fixup(cols.data(), perm_arg, dx.data(), slots, N, E, len, n_seg);
     });
   if (shared && nw > 0)

@@ -96,10 +96,12 @@ typedef struct oeq_gpu_plan {
   /* TP (shared weights), symmetric contraction: dw is zeroed first,
    * since blocks add partial sums into it */
   size_t zero_dw_bytes;
-  /* conv: the compute type's size, forward warps per segment, and whether
+  /* conv: the compute type's size, forward and fix-up warps per segment,
+   * and whether
    * every call validates its indices first (OEQ_CONV_CHECK) */
   size_t compute_size;
   int forward_items;
+  int fixup_items[2]; /* fix-up warps per segment: forward, backward */
   int check;
   oeq_ptr_memo_t checked; /* arrays that passed the host-memory check */
 } oeq_gpu_plan_t;

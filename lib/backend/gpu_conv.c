@@ -61,6 +61,8 @@ oeq_status_t oeq_gpu_conv_generate(const oeq_plan_t *plan, oeq_gpu_plan_t *gp, c
   }
   gp->compute_size = src.compute_size;
   gp->forward_items = src.forward_items;
+  gp->fixup_items[0] = src.fixup_items[0];
+  gp->fixup_items[1] = src.fixup_items[1];
   gp->check = env_check();
   *text = src.text;
   *table = src.kernels;
@@ -187,7 +189,7 @@ oeq_status_t oeq_gpu_conv_forward(const oeq_plan_t *plan, const oeq_conv_args_t 
     if (st == OEQ_SUCCESS && (plan->flags & OEQ_CONV_DETERMINISTIC) && n > 1) {
       const void *none = NULL;
       void *fargs[] = {(void *)&a->rows, (void *)&none, (void *)&a->z, &slots, &zr, &e, &len, &n};
-      st = launch(&c, OEQ_CONV_K_FORWARD_FIXUP, n, fargs, err);
+      st = launch(&c, OEQ_CONV_K_FORWARD_FIXUP, n * gp->fixup_items[0], fargs, err);
     }
   }
   return end(&c, st, a->edges, err);
@@ -213,7 +215,7 @@ oeq_status_t oeq_gpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t
     st = launch(&c, OEQ_CONV_K_BACKWARD, n, args, err);
     if (st == OEQ_SUCCESS && det && n > 1) {
       void *fargs[] = {(void *)&a->cols, (void *)&perm, (void *)&a->dx, &slots, &xr, &e, &len, &n};
-      st = launch(&c, OEQ_CONV_K_BACKWARD_FIXUP, n, fargs, err);
+      st = launch(&c, OEQ_CONV_K_BACKWARD_FIXUP, n * c.gp->fixup_items[1], fargs, err);
     }
   }
   if (st == OEQ_SUCCESS && s->shared_weights && s->weight_numel > 0) {

@@ -144,6 +144,7 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
       .warps_per_block = wpb,
       .compute_size = c.e.ct_is_double ? 8 : 4,
       .forward_items = forward_items,
+      .fixup_items = {oeq_conv_fixup_items(s->z_dim), oeq_conv_fixup_items(s->x_dim)},
       .kernels = {.n_parts = 1, .count = OEQ_CONV_K_COUNT},
   };
   /* Every conv kernel runs warps_per_block warps a block, a work item a

@@ -38,6 +38,9 @@ typedef struct oeq_conv_source {
   int warp_size, warps_per_block;
   size_t compute_size; /* bytes of the compute type (slots in the workspace) */
   int forward_items;   /* forward warps per segment: launch n_seg * this */
+  /* fix-up warps per segment, forward and backward (a warp per chunk of
+   * OEQ_CONV_FIXUP_CHUNK row elements): launch n_seg * this */
+  int fixup_items[2];
   /* indexed by OEQ_CONV_K_*; the fix-ups (deterministic) and dw_reduce
    * (shared weights) only where the mode has them */
   oeq_kernel_table_t kernels;
@@ -76,12 +79,21 @@ enum {
  *       CT *dw_slots, x_rows, z_rows, edges, seg_len, n_seg)
  *   fwd_fixup(rows, IT *z, const CT *slots, z_rows, edges, seg_len, n_seg)
  *   bwd_fixup(cols, perm, IT *dx, const CT *slots, x_rows, edges, seg_len, n_seg)
+ *     (launched with n_seg * fixup_items[0 / 1] warps)
  *   dw_reduce(const CT *dw_slots, WT *dw, n_seg)
  *   check(rows, cols, perm, unsigned *word, x_rows, z_rows, edges)
  * perm is ignored (may be NULL) unless deterministic. */
 oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_t *target,
                               const oeq_conv_options_t *opt, oeq_conv_source_t *out,
                               oeq_error_t *err);
+
+/* Row elements a fix-up warp adds: rows are cut into chunks so that a
+ * wide row (mace-large's z: 9,088) is summed by several warps at once,
+ * not by one warp's lanes 284 elements each in turn. */
+#define OEQ_CONV_FIXUP_CHUNK 1024
+static inline int oeq_conv_fixup_items(int64_t width) {
+  return width > 0 ? (int)((width + OEQ_CONV_FIXUP_CHUNK - 1) / OEQ_CONV_FIXUP_CHUNK) : 1;
+}
 
 /* Edges (positions) per segment for a graph of `edges` edges: at least 16,
  * and at most OEQ_CONV_MAX_SEGMENTS segments, so the workspace stays

@@ -12,25 +12,29 @@ void conv_emit_add(const conv_ctx_t *c, const char *acc, const char *comp, const
     oeq_sb_printf(c->e.sb, "  %s += %s;\n", acc, v);
 }
 
-/* One warp per segment s. When s holds the start of a row (receiver or
+/* One warp per segment s and chunk of the row. When s holds the start of a row (receiver or
  * sender) that continues into later segments, s stored that row's partial
  * sum in the output; the later segments, each of which begins inside the
  * row, left theirs in their slots. Add them in segment order: a fixed
  * order, so the result does not depend on timing. The "begins inside"
  * test repeats the main kernel's, so even unsorted (invalid) input reads
- * only slots that were written. */
+ * only slots that were written. The run of continuing segments is found
+ * once, before the row loop: tested per element (as before), the key loads
+ * made every element wait on global memory in turn, hundreds of
+ * dependent latencies for a wide row (mace-large's z: 284 a lane). */
 static void emit_fixup(const conv_ctx_t *c, int backward) {
   oeq_strbuf_t *sb = c->e.sb;
   const int wpb = c->warps_per_block;
   const long long width = (long long)(backward ? c->e.s->x_dim : c->e.s->z_dim);
+  const int items = oeq_conv_fixup_items(width);
   const char *key = backward ? "oeq_sender_at(keys, perm, %s, edges)" : "(long long)keys[%s]";
-  char k_end1[96], k_end[96], k_b[96], k_b1[96], k_s2[96], k_s21[96];
+  char k_end1[96], k_end[96], k_b[96], k_b1[96], k_s2[112], k_s21[112];
   snprintf(k_end1, sizeof k_end1, key, "end - 1");
   snprintf(k_end, sizeof k_end, key, "end");
   snprintf(k_b, sizeof k_b, key, "b");
   snprintf(k_b1, sizeof k_b1, key, "b - 1");
-  snprintf(k_s2, sizeof k_s2, key, "s2 * seg_len");
-  snprintf(k_s21, sizeof k_s21, key, "s2 * seg_len - 1");
+  snprintf(k_s2, sizeof k_s2, key, "(last + 1) * seg_len");
+  snprintf(k_s21, sizeof k_s21, key, "(last + 1) * seg_len - 1");
   /* many partials meet here on a high-degree node: compensate them too */
   char add[160];
   if (c->opt.kahan)
@@ -44,22 +48,29 @@ static void emit_fixup(const conv_ctx_t *c, int backward) {
                 "   long long edges, long long seg_len, long long n_seg) {\n"
                 "  const int lane = threadIdx.x %% OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"
                 "  (void)perm;\n"
-                "  for (long long s = (long long)blockIdx.x * %d + warp; s < n_seg;\n"
-                "       s += (long long)gridDim.x * %d) {\n"
+                "  for (long long it = (long long)blockIdx.x * %d + warp; it < n_seg * %d;\n"
+                "       it += (long long)gridDim.x * %d) {\n"
+                "  const long long s = it / %d;\n"
+                "  const int i0 = (int)(it %% %d) * %d, i1 = min(i0 + %d, %lld);\n"
                 "  const long long b = s * seg_len, end = min(b + seg_len, edges);\n"
                 "  if (end >= edges) continue;\n"
                 "  const long long t = %s;\n"
                 "  if (t < 0 || t >= n_rows || %s != t) continue;\n"
                 "  if (b > 0 && %s == t && %s == t) continue; // t began earlier\n"
-                "  for (int i = lane; i < %lld; i += OEQ_WARP) {\n"
+                "  long long last = s; // the last segment that continues t\n"
+                "  while (last + 1 < n_seg && %s == t && %s == t) ++last;\n"
+                "  if (last == s) continue;\n"
+                "#pragma unroll 4\n"
+                "  for (int i = i0 + lane; i < i1; i += OEQ_WARP) {\n"
                 "    [[maybe_unused]] oeq_ct v = (oeq_ct)out[t * %lld + i], comp = (oeq_ct)0;\n"
-                "    for (long long s2 = s + 1; s2 < n_seg && %s == t && %s == t; ++s2)\n"
+                "    for (long long s2 = s + 1; s2 <= last; ++s2)\n"
                 "      %s\n"
                 "    out[t * %lld + i] = (oeq_it)(%s);\n"
                 "  }\n  }\n}\n",
                 wpb * c->e.warp_size,
-                backward ? OEQ_CONV_BACKWARD_FIXUP_KERNEL : OEQ_CONV_FORWARD_FIXUP_KERNEL, wpb, wpb,
-                k_end1, k_end, k_b, k_b1, width, width, k_s2, k_s21, add, width,
+                backward ? OEQ_CONV_BACKWARD_FIXUP_KERNEL : OEQ_CONV_FORWARD_FIXUP_KERNEL, wpb, items, wpb,
+                items, items, OEQ_CONV_FIXUP_CHUNK, OEQ_CONV_FIXUP_CHUNK, width, k_end1, k_end, k_b, k_b1,
+                k_s2, k_s21, width, add, width,
                 c->opt.kahan ? "v - comp" : "v");
 }
 
