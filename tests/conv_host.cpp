@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
   const bool split_ok = det ? std::memcmp(z.data(), z_unsplit.data(), z.size() * sizeof(real)) == 0
                             : compare(z_unsplit, z_ref, tol).ok;
   std::vector<real> dx(N * xd, 0), dy(E * yd, poison), dw(wrows * nw, poison); /* memset0(dx) */
-  launch(CONV_K_BACKWARD, n_seg, host_conv_bwd, [&] {
+  launch(CONV_K_BACKWARD, n_seg * CONV_BACKWARD_ITEMS, host_conv_bwd, [&] {
     host_conv_bwd(x.data(), y.data(), w.data(), dz.data(), rows.data(), cols.data(), perm_arg, dx.data(),
                   dy.data(), dw.data(), slots, dw_slots, N, N, E, len, n_seg);
   });

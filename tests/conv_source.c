@@ -39,11 +39,12 @@ static int write_facts(const char *path, const oeq_schedule_t *s, const oeq_conv
           "#define CONV_COMPUTE_SIZE %zu\n#define CONV_DETERMINISTIC %d\n"
           "#define CONV_SHARED_WEIGHTS %d\n#define CONV_EDGES %lldLL\n#define CONV_SEG_LEN %lldLL\n"
           "#define CONV_N_SEG %lldLL\n#define CONV_WS_SLOTS_OFF %zu\n#define CONV_WS_DW_OFF %zu\n"
-          "#define CONV_WS_TOTAL %zu\n#define CONV_FIXUP_ITEMS_FWD %d\n#define CONV_FIXUP_ITEMS_BWD %d\n",
+          "#define CONV_WS_TOTAL %zu\n#define CONV_FIXUP_ITEMS_FWD %d\n#define CONV_FIXUP_ITEMS_BWD %d\n"
+          "#define CONV_BACKWARD_ITEMS %d\n",
           src->warp_size, src->warps_per_block, src->forward_items, src->compute_size,
           opt->deterministic, s->shared_weights, edges,
           (long long)oeq_conv_segment_len(edges > 0 ? edges : 1), n_seg, l.slots_off, l.dw_off,
-          l.total, src->fixup_items[0], src->fixup_items[1]);
+          l.total, src->fixup_items[0], src->fixup_items[1], src->backward_items);
   fprintf(f,
           "enum { CONV_K_FORWARD = %d, CONV_K_BACKWARD = %d, CONV_K_FORWARD_FIXUP = %d,\n"
           "       CONV_K_BACKWARD_FIXUP = %d, CONV_K_DW_REDUCE = %d, CONV_K_CHECK = %d,\n"
@@ -71,14 +72,17 @@ static int write_facts(const char *path, const oeq_schedule_t *s, const oeq_conv
 int main(int argc, char **argv) {
   if (argc != 10) {
     fprintf(stderr,
-            "usage: %s IN1 IN2 FILTER f32|f64 cuda|hip atomic|det|kahan edge|shared EDGES FACTS\n",
+            "usage: %s IN1 IN2 FILTER f32|f64 cuda|hip atomic|det|kahan[-split] edge|shared EDGES FACTS\n",
             argv[0]);
     return 2;
   }
   const oeq_dtype_t dt = strcmp(argv[4], "f64") ? OEQ_FLOAT32 : OEQ_FLOAT64;
   const int hip = strcmp(argv[5], "hip") == 0;
-  const oeq_conv_options_t opt = {.deterministic = strcmp(argv[6], "atomic") != 0,
-                                  .kahan = strcmp(argv[6], "kahan") == 0};
+  /* MODE: atomic, det or kahan; "-split" appended asks for the backward's
+   * block split (taken where the problem allows it: CONV_BACKWARD_ITEMS) */
+  const oeq_conv_options_t opt = {.deterministic = strncmp(argv[6], "atomic", 6) != 0,
+                                  .kahan = strncmp(argv[6], "kahan", 5) == 0,
+                                  .backward_split = strstr(argv[6], "-split") != NULL};
   oeq_problem_t *p = NULL;
   if (oeq_problem_create_channelwise(argv[1], argv[2], argv[3], &p) ||
       oeq_problem_set_dtypes(p, dt, dt) ||

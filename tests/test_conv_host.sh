@@ -17,7 +17,8 @@ set -u
 . "${OEQ_SRCDIR:?}/tests/host_kernel_env.sh"
 status=0
 # case: IN1 IN2 FILTER DTYPE DIALECT MODE WEIGHTS NODES EDGES GRID_MAX
-# (MODE atomic|det|kahan, WEIGHTS edge|shared; GRID_MAX: blocks a launch
+# (MODE atomic|det|kahan, -split appended: the backward's block split;
+# WEIGHTS edge|shared; GRID_MAX: blocks a launch
 # gets at most, so that the kernels' grid-stride loops turn)
 run() {
   warp=32
@@ -25,6 +26,9 @@ run() {
   if ! "$build/tests/conv_source" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$9" "$work/facts.h" >"$work/gen.cu"; then
     echo "FAIL: no source for $*"; status=1; return
   fi
+  case $6 in *-split)
+    grep -q "CONV_BACKWARD_ITEMS [2-9]" "$work/facts.h" || { echo "FAIL: $*: no backward block split"; status=1; return; }
+  esac
   # the generated source (warnings off: generated code) and the host
   # program, compiled side by side
   $cxx $flags -w -DSIMT_WARP=$warp "-DOEQ_GENERATED_SOURCE=\"$work/gen.cu\"" \
@@ -44,6 +48,10 @@ big="64x0e+64x1o+64x2e 0e+1o+2e+3o 0e+1o+2e+3o"
 small="8x0e+8x1o+8x1e 0e+1o+2e 0e+0o+1o+1e+2e+2o"
 run $big f32 cuda det edge 24 200 2
 run $big f64 cuda atomic edge 24 200 3
+# the backward's block split (CONV_BWD_BLOCK_SPLIT): two CUDA chunks, so a
+# segment's block has two warps, one a chunk
+run $big f32 cuda det-split edge 24 200 2
+run $big f64 cuda atomic-split edge 24 200 3
 run $big f32 hip kahan edge 24 96 2
 # shared weights: a per-warp dw that takes a HIP block down to 3 warps
 run $big f64 hip det shared 24 96 2

@@ -76,10 +76,10 @@ Test(hip_lockstep, anchors_tp_and_conv) {
   const struct {
     const char *name;
     oeq_conv_options_t opt;
-  } modes[] = {{"atomic", {0, 0, 0}},
-               {"deterministic", {1, 0, 0}},
-               {"deterministic Kahan", {1, 1, 0}},
-               {"int64 indices", {0, 0, 1}}};
+  } modes[] = {{"atomic", {0, 0, 0, 0}},
+               {"deterministic", {1, 0, 0, 0}},
+               {"deterministic Kahan", {1, 1, 0, 0}},
+               {"int64 indices", {0, 0, 1, 0}}};
   int scanned = 0;
   for (int i = 0; i < N_ANCHORS; i++)
     for (int d = 0; d < 2; d++) {

@@ -102,6 +102,7 @@ typedef struct oeq_gpu_plan {
   size_t compute_size;
   int forward_items;
   int fixup_items[2]; /* fix-up warps per segment: forward, backward */
+  int backward_items; /* backward warps per segment */
   int check;
   oeq_ptr_memo_t checked; /* arrays that passed the host-memory check */
 } oeq_gpu_plan_t;

@@ -29,6 +29,7 @@
 #include "backend/conv_workspace.h"
 #include "backend/gpu.h"
 #include "codegen/conv_codegen.h"
+#include "codegen/tuning.h"
 #include "problem.h"
 
 #define HEADER_BYTES 256
@@ -50,7 +51,8 @@ oeq_status_t oeq_gpu_conv_generate(const oeq_plan_t *plan, oeq_gpu_plan_t *gp, c
                                  .sm = gp->dev.sm};
   oeq_conv_options_t opt = {.deterministic = (plan->flags & OEQ_CONV_DETERMINISTIC) != 0,
                             .kahan = (plan->flags & OEQ_CONV_KAHAN) != 0,
-                            .index64 = (plan->flags & OEQ_INDEX_INT64) != 0};
+                            .index64 = (plan->flags & OEQ_INDEX_INT64) != 0,
+                            .backward_split = CONV_BWD_BLOCK_SPLIT};
   oeq_conv_source_t src = {0};
   oeq_status_t st = oeq_codegen_conv(plan->schedule, &target, &opt, &src, err);
   if (st != OEQ_SUCCESS) return st;
@@ -63,6 +65,7 @@ oeq_status_t oeq_gpu_conv_generate(const oeq_plan_t *plan, oeq_gpu_plan_t *gp, c
   gp->forward_items = src.forward_items;
   gp->fixup_items[0] = src.fixup_items[0];
   gp->fixup_items[1] = src.fixup_items[1];
+  gp->backward_items = src.backward_items;
   gp->check = env_check();
   *text = src.text;
   *table = src.kernels;
@@ -212,7 +215,7 @@ oeq_status_t oeq_gpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t
                     (void *)&a->cols, (void *)&perm,  (void *)&a->dx, (void *)&a->dy, (void *)&a->dw,
                     &slots,           &dw_slots,      &xr,            &zr,            &e,
                     &len,             &n};
-    st = launch(&c, OEQ_CONV_K_BACKWARD, n, args, err);
+    st = launch(&c, OEQ_CONV_K_BACKWARD, n * c.gp->backward_items, args, err);
     if (st == OEQ_SUCCESS && det && n > 1) {
       void *fargs[] = {(void *)&a->cols, (void *)&perm, (void *)&a->dx, &slots, &xr, &e, &len, &n};
       st = launch(&c, OEQ_CONV_K_BACKWARD_FIXUP, n * c.gp->fixup_items[1], fargs, err);

@@ -161,6 +161,16 @@ static void dy_register_set(const conv_ctx_t *c, int used[DY_REGISTERS_MAX]) {
  * so paths whose K and N would pass CONV_BWD_FACTOR_REGS registers keep the
  * unfactored code. Needs several chunks a path to pay for K (as
  * dy_in_registers). */
+/* The loop over a uvu path's channel chunks: all of them, or, where a
+ * block's warps split them (c->bwd_split = W), chunks warp, warp + W, ... */
+static void chunk_loop(const conv_ctx_t *c, const char *pragma, long long m1) {
+  if (c->bwd_split)
+    oeq_sb_printf(c->e.sb, "  %sfor (int o0 = warp * OEQ_WARP; o0 < %lld; o0 += %d * OEQ_WARP) {\n", pragma, m1,
+                  c->bwd_split);
+  else
+    oeq_sb_printf(c->e.sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", pragma, m1);
+}
+
 typedef struct ac_pair {
   int a, c;
 } ac_pair_t;
@@ -211,8 +221,7 @@ static void emit_factored(const conv_ctx_t *c, const oeq_path_t *p) {
       }
     oeq_sb_printf(sb, ";\n  oeq_ct N%d_%d = (oeq_ct)0;\n", pairs[j].a, pairs[j].c);
   }
-  const char *unroll = CONV_BWD_FACTORED_UNROLL ? c->e.loop_pragma : "#pragma unroll 1\n  ";
-  oeq_sb_printf(sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", unroll, m1);
+  chunk_loop(c, CONV_BWD_FACTORED_UNROLL ? c->e.loop_pragma : "#pragma unroll 1\n  ", m1);
   oeq_sb_printf(sb, "  const int o = o0 + lane; const bool act = o < %lld; const int u = act ? o : 0;\n", m1);
   load_dz(c, p, uc, "o", "act", "g");
   operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, ua, "u", "act");
@@ -267,7 +276,7 @@ static void emit_direct(const conv_ctx_t *c, const oeq_path_t *p) {
   char widx[128];
   switch (p->mode) {
     case OEQ_MODE_UVU:
-      oeq_sb_printf(sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", c->e.loop_pragma, m1);
+      chunk_loop(c, c->e.loop_pragma, m1);
       oeq_sb_printf(sb, "  const int o = o0 + lane; const bool act = o < %lld; const int u = act ? o : 0;\n", m1);
       load_dz(c, p, uc, "o", "act", "g");
       operand(c, "xa", "xs", p->x_offset, p->mul1, p->d1, ua, "u", "act");
@@ -449,6 +458,31 @@ static void emit_pair(const conv_ctx_t *c, const oeq_path_t *p) {
   oeq_sb_puts(sb, "  }\n  }\n");
 }
 
+/* `stmt` (of i) for every x element the calling lane's warp owns: all of
+ * them, or, where warps split the chunks, those of its channels. */
+static void for_owned_x(const conv_ctx_t *c, const char *stmt) {
+  oeq_strbuf_t *sb = c->e.sb;
+  const oeq_schedule_t *s = c->e.s;
+  if (!c->bwd_split) {
+    oeq_sb_printf(sb, "    for (int i = lane; i < %lld; i += OEQ_WARP) %s\n", (long long)s->x_dim, stmt);
+    return;
+  }
+  for (int k = 0; k < s->n_in1_blocks; k++) {
+    const oeq_block_t *b = &s->in1_blocks[k];
+    const long long n = (long long)b->mul * b->d;
+    char channel[48]; /* of element j of the block */
+    if (n == 0) continue;
+    if (s->layout == OEQ_LAYOUT_MUL_IR)
+      snprintf(channel, sizeof channel, "j / %d", b->d);
+    else
+      snprintf(channel, sizeof channel, "j %% %lld", (long long)b->mul);
+    oeq_sb_printf(sb,
+                  "    for (int j = lane; j < %lld; j += OEQ_WARP)\n"
+                  "      if ((%s) / OEQ_WARP %% %d == warp) { const long long i = %lld + j; %s }\n",
+                  n, channel, c->bwd_split, (long long)b->offset, stmt);
+  }
+}
+
 /* dx of sender `cur`, from the shared accumulator. */
 static void emit_dx_flush(const conv_ctx_t *c) {
   oeq_strbuf_t *sb = c->e.sb;
@@ -461,13 +495,14 @@ static void emit_dx_flush(const conv_ctx_t *c) {
                   xd, xd);
     return;
   }
-  oeq_sb_printf(sb,
-                "  if (head_split && cur == head) {\n"
-                "    for (int i = lane; i < %lld; i += OEQ_WARP) dx_slots[s * %lld + i] = %s;\n"
-                "  } else {\n"
-                "    for (int i = lane; i < %lld; i += OEQ_WARP) dx[cur * %lld + i] = (oeq_it)%s;\n"
-                "  }\n",
-                xd, xd, val, xd, xd, val);
+  char stmt[160];
+  oeq_sb_puts(sb, "  if (head_split && cur == head) {\n");
+  snprintf(stmt, sizeof stmt, "dx_slots[s * %lld + i] = %s;", xd, val);
+  for_owned_x(c, stmt);
+  oeq_sb_puts(sb, "  } else {\n");
+  snprintf(stmt, sizeof stmt, "dx[cur * %lld + i] = (oeq_it)%s;", xd, val);
+  for_owned_x(c, stmt);
+  oeq_sb_puts(sb, "  }\n");
 }
 
 static void emit_zero_dx(const conv_ctx_t *c) {
@@ -509,11 +544,14 @@ void emit_conv_backward(const conv_ctx_t *c) {
                 c->b_xs + c->b_ys + c->b_dxs + c->b_dxc,
                 c->b_xs + c->b_ys + c->b_dxs + c->b_dxc + c->b_dys,
                 c->keep_dz ? "  const oeq_u64 oeq_keep = oeq_keep_policy();\n" : "");
-  oeq_sb_printf(sb,
-                "  for (long long s = (long long)blockIdx.x * %d + warp; s < n_seg;\n"
-                "       s += (long long)gridDim.x * %d) {\n"
-                "  const long long b = s * seg_len, end = min(b + seg_len, edges);\n",
-                wpb, wpb);
+  if (c->bwd_split) /* the block's warps walk one segment together */
+    oeq_sb_puts(sb, "  for (long long s = blockIdx.x; s < n_seg; s += gridDim.x) {\n");
+  else
+    oeq_sb_printf(sb,
+                  "  for (long long s = (long long)blockIdx.x * %d + warp; s < n_seg;\n"
+                  "       s += (long long)gridDim.x * %d) {\n",
+                  wpb, wpb);
+  oeq_sb_puts(sb, "  const long long b = s * seg_len, end = min(b + seg_len, edges);\n");
   if (det)
     oeq_sb_puts(sb,
                 "  const long long head = oeq_sender_at(cols, perm, b, edges);\n"
@@ -576,7 +614,20 @@ void emit_conv_backward(const conv_ctx_t *c) {
     if (dy_regs[k])
       oeq_sb_printf(sb, "  { const oeq_ct ws = oeq_warp_sum(dyl%d); if (lane == 0) dys[%d] += ws; }\n", k, k);
   oeq_sb_puts(sb, "  OEQ_SYNCWARP();\n");
-  oeq_sb_printf(sb, "  oeq_store_row(dy + e * %lld, dys, %lld, lane);\n  OEQ_SYNCWARP();\n  }\n", yd, yd);
+  if (c->bwd_split) /* dy sums over channels: the warps' partials, in warp order */
+    oeq_sb_printf(sb,
+                  "  __syncthreads();\n"
+                  "  if (warp == 0)\n"
+                  "    for (int i = lane; i < %lld; i += OEQ_WARP) {\n"
+                  "      oeq_ct v = (oeq_ct)0;\n"
+                  "      for (int k = 0; k < %d; ++k)\n"
+                  "        v += reinterpret_cast<const oeq_ct *>(oeq_smem + k * %zu + %zu)[i];\n"
+                  "      dy[e * %lld + i] = (oeq_it)v;\n"
+                  "    }\n"
+                  "  __syncthreads();\n  }\n",
+                  yd, c->bwd_split, c->b_per_warp, c->b_xs + c->b_ys + c->b_dxs + c->b_dxc, yd);
+  else
+    oeq_sb_printf(sb, "  oeq_store_row(dy + e * %lld, dys, %lld, lane);\n  OEQ_SYNCWARP();\n  }\n", yd, yd);
   oeq_sb_puts(sb, "  OEQ_SYNCWARP();\n  if (cur >= 0) {\n");
   emit_dx_flush(c);
   oeq_sb_puts(sb, "  }\n");

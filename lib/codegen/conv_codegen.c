@@ -74,6 +74,24 @@ static void emit_cache_hints(const conv_ctx_t *c) {
               "}\n");
 }
 
+/* Warps that can split the backward's channel chunks (see
+ * conv_backward.c): every path uvu with one y channel and the same number
+ * of chunks, a multiple of the warps; per-edge weights (a shared-weight dw
+ * sum is per warp). At most `cap`; 0 where it does not apply. */
+static int backward_split(const conv_ctx_t *c, int cap) {
+  const oeq_schedule_t *s = c->e.s;
+  if (!c->opt.backward_split || s->shared_weights || s->n_paths == 0) return 0;
+  const int64_t chunks = (s->paths[0].mul1 + c->e.warp_size - 1) / c->e.warp_size;
+  for (int i = 0; i < s->n_paths; i++) {
+    const oeq_path_t *p = &s->paths[i];
+    if (p->mode != OEQ_MODE_UVU || p->mul2 != 1 || (p->mul1 + c->e.warp_size - 1) / c->e.warp_size != chunks)
+      return 0;
+  }
+  for (int w = cap; w >= 2; w--)
+    if (chunks % w == 0) return w;
+  return 0;
+}
+
 static void size_backward(conv_ctx_t *c) {
   const oeq_schedule_t *s = c->e.s;
   const size_t isz = oeq_dtype_size(s->irrep_dtype), csz = c->e.ct_is_double ? 8 : 4;
@@ -115,6 +133,8 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
                     "the conv backward needs %zu bytes of shared memory per warp, the device allows "
                     "%zu per block (rows too wide for this GPU code generator)",
                     c.b_per_warp, target->max_shared_per_block);
+  c.bwd_split = backward_split(&c, wpb);
+  if (c.bwd_split) wpb = c.bwd_split;
   c.warps_per_block = wpb;
   c.e.warps_per_block = wpb;
   st = conv_forward_plan_groups(&c, err);
@@ -145,6 +165,7 @@ oeq_status_t oeq_codegen_conv(const oeq_schedule_t *s, const oeq_codegen_target_
       .compute_size = c.e.ct_is_double ? 8 : 4,
       .forward_items = forward_items,
       .fixup_items = {oeq_conv_fixup_items(s->z_dim), oeq_conv_fixup_items(s->x_dim)},
+      .backward_items = c.bwd_split ? c.bwd_split : 1,
       .kernels = {.n_parts = 1, .count = OEQ_CONV_K_COUNT},
   };
   /* Every conv kernel runs warps_per_block warps a block, a work item a

@@ -31,6 +31,10 @@ typedef struct oeq_conv_options {
   int deterministic; /* segmented writes + fix-up, no atomics */
   int kahan;         /* compensated sums (deterministic, float compute) */
   int index64;       /* rows / cols / sender_perm are int64 */
+  /* 1: where every path allows it, the backward gives each segment a block
+   * whose warps split the channel chunks (see conv_backward.c); 0: a warp
+   * a segment. The launch layer sets it from CONV_BWD_BLOCK_SPLIT. */
+  int backward_split;
 } oeq_conv_options_t;
 
 typedef struct oeq_conv_source {
@@ -41,6 +45,7 @@ typedef struct oeq_conv_source {
   /* fix-up warps per segment, forward and backward (a warp per chunk of
    * OEQ_CONV_FIXUP_CHUNK row elements): launch n_seg * this */
   int fixup_items[2];
+  int backward_items; /* backward warps per segment: launch n_seg * this */
   /* indexed by OEQ_CONV_K_*; the fix-ups (deterministic) and dw_reduce
    * (shared weights) only where the mode has them */
   oeq_kernel_table_t kernels;
@@ -77,6 +82,7 @@ enum {
  *       int split)  (split: a warp per (segment, output block), else per segment)
  *   bwd(x, y, w, dz, rows, cols, perm, IT *dx, IT *dy, WT *dw, CT *dx_slots,
  *       CT *dw_slots, x_rows, z_rows, edges, seg_len, n_seg)
+ *     (launched with n_seg * backward_items warps)
  *   fwd_fixup(rows, IT *z, const CT *slots, z_rows, edges, seg_len, n_seg)
  *   bwd_fixup(cols, perm, IT *dx, const CT *slots, x_rows, edges, seg_len, n_seg)
  *     (launched with n_seg * fixup_items[0 / 1] warps)

@@ -13,6 +13,9 @@ typedef struct conv_ctx {
   int warps_per_block;
   /* dz loads with an L2 evict-last policy (CUDA sm_80+, CONV_DZ_KEEP) */
   int keep_dz;
+  /* backward: warps of a block that share a segment, splitting the channel
+   * chunks (then warps_per_block); 0: a warp a segment */
+  int bwd_split;
   /* backward, per warp, bytes: staged x and y rows, dx / dy accumulators,
    * dx compensation (Kahan), shared-weight dw accumulator */
   size_t b_xs, b_ys, b_dxs, b_dxc, b_dys, b_dws, b_per_warp;

@@ -97,6 +97,16 @@
 #ifndef CONV_DZ_KEEP
 #define CONV_DZ_KEEP 0
 #endif
+/* 1: the conv backward gives each segment a block whose warps take the
+ * channel chunks in turn (warp k: chunks k, k + W, ...), where every path
+ * is a uvu path with one y channel and a multiple of W chunks, per-edge
+ * weights (mace-large: 4 chunks, 4 warps). A block's live dz rows are then
+ * one row, not one a warp (run AR: 76 MB of live rows against a 50 MB L2),
+ * and small graphs get W times the warps. 0: a warp a segment. Off until
+ * measured. */
+#ifndef CONV_BWD_BLOCK_SPLIT
+#define CONV_BWD_BLOCK_SPLIT 0
+#endif
 /* 1: a GPU plan remembers the array addresses that passed its host-memory
  * check (skips several driver queries a call); 0 queries every call. */
 #ifndef OEQ_PTR_MEMO
