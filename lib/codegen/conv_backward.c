@@ -488,14 +488,12 @@ static void emit_dx_flush(const conv_ctx_t *c) {
   oeq_strbuf_t *sb = c->e.sb;
   const long long xd = (long long)c->e.s->x_dim;
   const char *val = c->opt.kahan ? "(dxs[i] - dxc[i])" : "dxs[i]";
+  char stmt[160];
   if (!c->opt.deterministic) {
-    oeq_sb_printf(sb,
-                  "  for (int i = lane; i < %lld; i += OEQ_WARP)\n"
-                  "    if (dxs[i] != (oeq_ct)0) atomicAdd(&dx[cur * %lld + i], (oeq_it)dxs[i]);\n",
-                  xd, xd);
+    snprintf(stmt, sizeof stmt, "if (dxs[i] != (oeq_ct)0) atomicAdd(&dx[cur * %lld + i], (oeq_it)dxs[i]);", xd);
+    for_owned_x(c, stmt);
     return;
   }
-  char stmt[160];
   oeq_sb_puts(sb, "  if (head_split && cur == head) {\n");
   snprintf(stmt, sizeof stmt, "dx_slots[s * %lld + i] = %s;", xd, val);
   for_owned_x(c, stmt);
