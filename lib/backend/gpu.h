@@ -96,9 +96,9 @@ typedef struct oeq_gpu_plan {
   /* TP (shared weights), symmetric contraction: dw is zeroed first,
    * since blocks add partial sums into it */
   size_t zero_dw_bytes;
-  /* conv: the compute type's size, forward and fix-up warps per segment,
-   * and whether
-   * every call validates its indices first (OEQ_CONV_CHECK) */
+  /* conv: the compute type's size, the forward's, fix-ups' and backward's
+   * warps per segment, and whether every call validates its indices first
+   * (OEQ_CONV_CHECK) */
   size_t compute_size;
   int forward_items;
   int fixup_items[2]; /* fix-up warps per segment: forward, backward */

@@ -149,6 +149,16 @@ static void dy_register_set(const conv_ctx_t *c, int used[DY_REGISTERS_MAX]) {
   }
 }
 
+/* The loop over a uvu path's channel chunks: all of them, or, where a
+ * block's warps split them (c->bwd_split = W), chunks warp, warp + W, ... */
+static void chunk_loop(const conv_ctx_t *c, const char *pragma, long long m1) {
+  if (c->bwd_split)
+    oeq_sb_printf(c->e.sb, "  %sfor (int o0 = warp * OEQ_WARP; o0 < %lld; o0 += %d * OEQ_WARP) {\n", pragma, m1,
+                  c->bwd_split);
+  else
+    oeq_sb_printf(c->e.sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", pragma, m1);
+}
+
 /* A uvu path with one y channel, factored through y (bench/NOTES.md run
  * AR). Per edge y is one row for every u, so with
  *   K[a][c] = sum_b C[a][b][c] y[b]          (once per edge, warp-uniform)
@@ -161,16 +171,6 @@ static void dy_register_set(const conv_ctx_t *c, int used[DY_REGISTERS_MAX]) {
  * so paths whose K and N would pass CONV_BWD_FACTOR_REGS registers keep the
  * unfactored code. Needs several chunks a path to pay for K (as
  * dy_in_registers). */
-/* The loop over a uvu path's channel chunks: all of them, or, where a
- * block's warps split them (c->bwd_split = W), chunks warp, warp + W, ... */
-static void chunk_loop(const conv_ctx_t *c, const char *pragma, long long m1) {
-  if (c->bwd_split)
-    oeq_sb_printf(c->e.sb, "  %sfor (int o0 = warp * OEQ_WARP; o0 < %lld; o0 += %d * OEQ_WARP) {\n", pragma, m1,
-                  c->bwd_split);
-  else
-    oeq_sb_printf(c->e.sb, "  %sfor (int o0 = 0; o0 < %lld; o0 += OEQ_WARP) {\n", pragma, m1);
-}
-
 typedef struct ac_pair {
   int a, c;
 } ac_pair_t;
@@ -612,18 +612,20 @@ void emit_conv_backward(const conv_ctx_t *c) {
     if (dy_regs[k])
       oeq_sb_printf(sb, "  { const oeq_ct ws = oeq_warp_sum(dyl%d); if (lane == 0) dys[%d] += ws; }\n", k, k);
   oeq_sb_puts(sb, "  OEQ_SYNCWARP();\n");
-  if (c->bwd_split) /* dy sums over channels: the warps' partials, in warp order */
+  /* split: dy sums over channels, so warp 0 adds the warps' partials (their
+   * dys rows, b_per_warp bytes apart from its own) in warp order */
+  if (c->bwd_split)
     oeq_sb_printf(sb,
                   "  __syncthreads();\n"
                   "  if (warp == 0)\n"
                   "    for (int i = lane; i < %lld; i += OEQ_WARP) {\n"
                   "      oeq_ct v = (oeq_ct)0;\n"
                   "      for (int k = 0; k < %d; ++k)\n"
-                  "        v += reinterpret_cast<const oeq_ct *>(oeq_smem + k * %zu + %zu)[i];\n"
+                  "        v += reinterpret_cast<const oeq_ct *>(reinterpret_cast<unsigned char *>(dys) + k * %zu)[i];\n"
                   "      dy[e * %lld + i] = (oeq_it)v;\n"
                   "    }\n"
                   "  __syncthreads();\n  }\n",
-                  yd, c->bwd_split, c->b_per_warp, c->b_xs + c->b_ys + c->b_dxs + c->b_dxc, yd);
+                  yd, c->bwd_split, c->b_per_warp, yd);
   else
     oeq_sb_printf(sb, "  oeq_store_row(dy + e * %lld, dys, %lld, lane);\n  OEQ_SYNCWARP();\n  }\n", yd, yd);
   oeq_sb_puts(sb, "  OEQ_SYNCWARP();\n  if (cur >= 0) {\n");

@@ -12,16 +12,16 @@ void conv_emit_add(const conv_ctx_t *c, const char *acc, const char *comp, const
     oeq_sb_printf(c->e.sb, "  %s += %s;\n", acc, v);
 }
 
-/* One warp per segment s and chunk of the row. When s holds the start of a row (receiver or
- * sender) that continues into later segments, s stored that row's partial
- * sum in the output; the later segments, each of which begins inside the
- * row, left theirs in their slots. Add them in segment order: a fixed
- * order, so the result does not depend on timing. The "begins inside"
- * test repeats the main kernel's, so even unsorted (invalid) input reads
- * only slots that were written. The run of continuing segments is found
- * once, before the row loop: tested per element (as before), the key loads
- * made every element wait on global memory in turn, hundreds of
- * dependent latencies for a wide row (mace-large's z: 284 a lane). */
+/* One warp per segment s and chunk of the row. When s holds the start of a
+ * row (receiver or sender) that continues into later segments, s stored
+ * that row's partial sum in the output; the later segments, each of which
+ * begins inside the row, left theirs in their slots. Add them in segment
+ * order: a fixed order, so the result does not depend on timing. The
+ * "begins inside" test repeats the main kernel's, so even unsorted
+ * (invalid) input reads only slots that were written. The run of
+ * continuing segments is found once, before the row loop: tested per
+ * element, its key loads would make every element wait on global memory
+ * in turn (mace-large's z: 284 elements a lane). */
 static void emit_fixup(const conv_ctx_t *c, int backward) {
   oeq_strbuf_t *sb = c->e.sb;
   const int wpb = c->warps_per_block;
@@ -59,7 +59,6 @@ static void emit_fixup(const conv_ctx_t *c, int backward) {
                 "  if (b > 0 && %s == t && %s == t) continue; // t began earlier\n"
                 "  long long last = s; // the last segment that continues t\n"
                 "  while (last + 1 < n_seg && %s == t && %s == t) ++last;\n"
-                "  if (last == s) continue;\n"
                 "#pragma unroll 4\n"
                 "  for (int i = i0 + lane; i < i1; i += OEQ_WARP) {\n"
                 "    [[maybe_unused]] oeq_ct v = (oeq_ct)out[t * %lld + i], comp = (oeq_ct)0;\n"
