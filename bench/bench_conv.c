@@ -244,8 +244,7 @@ static void bench_case(const char *label, const prob_def_t *pd, const graph_t *g
   r.dy = dalloc((size_t)(E * r.ny) * 4), r.dw = dalloc((size_t)(E * r.nw) * 4);
   fill(r.x, (size_t)(n * r.nx)), fill(r.y, (size_t)(E * r.ny)), fill(r.w, (size_t)(E * r.nw));
   fill(r.dz, (size_t)(n * r.nz));
-  /* bytes a forward must move: y, w per edge, x and z rows once */
-  double floor_gb = ((double)E * (r.ny + r.nw) + (double)n * (r.nx + r.nz)) * 4 / 1e9;
+  const double floor_gb = data_bytes(&r) / 1e9; /* the forward's, without the indices */
   for (int det = 0; det < 2; det++) {
     OK(oeq_plan_create_conv(p, OEQ_BACKEND_CUDA, 0, det ? OEQ_CONV_DETERMINISTIC : 0, &r.plan));
     OK(oeq_conv_workspace_size(r.plan, n, n, E, &r.ws_bytes));
