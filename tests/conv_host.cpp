@@ -116,6 +116,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const ll N = std::atoll(argv[5]), E = CONV_EDGES, n_seg = CONV_N_SEG, len = CONV_SEG_LEN;
+  const ll n_bwd = CONV_N_SEG_BWD; /* the backward's segments (interleaved in atomic mode) */
   grid_max = (unsigned)std::atoi(argv[6]);
   if (N < 4 || E < 8 || grid_max < 1) fail("NODES >= 4, EDGES >= 8, GRID_MAX >= 1");
   const bool det = CONV_DETERMINISTIC, shared = CONV_SHARED_WEIGHTS;
@@ -210,17 +211,17 @@ int main(int argc, char **argv) {
   const bool split_ok = det ? std::memcmp(z.data(), z_unsplit.data(), z.size() * sizeof(real)) == 0
                             : compare(z_unsplit, z_ref, tol).ok;
   std::vector<real> dx(N * xd, 0), dy(E * yd, poison), dw(wrows * nw, poison); /* memset0(dx) */
-  launch(CONV_K_BACKWARD, n_seg * CONV_BACKWARD_ITEMS, host_conv_bwd, [&] {
+  launch(CONV_K_BACKWARD, n_bwd * CONV_BACKWARD_ITEMS, host_conv_bwd, [&] {
     host_conv_bwd(x.data(), y.data(), w.data(), dz.data(), rows.data(), cols.data(), perm_arg, dx.data(),
-                  dy.data(), dw.data(), slots, dw_slots, N, N, E, len, n_seg);
+                  dy.data(), dw.data(), slots, dw_slots, N, N, E, len, n_bwd);
   });
-  if (det && n_seg > 1)
-    launch(CONV_K_BACKWARD_FIXUP, n_seg * CONV_FIXUP_ITEMS_BWD, host_conv_bwd_fixup, [&] {
-      host_conv_bwd_fixup(cols.data(), perm_arg, dx.data(), slots, N, E, len, n_seg);
+  if (det && n_bwd > 1)
+    launch(CONV_K_BACKWARD_FIXUP, n_bwd * CONV_FIXUP_ITEMS_BWD, host_conv_bwd_fixup, [&] {
+      host_conv_bwd_fixup(cols.data(), perm_arg, dx.data(), slots, N, E, len, n_bwd);
     });
   if (shared && nw > 0)
     launch(CONV_K_DW_REDUCE, (nw + 31) / 32, host_conv_dw_reduce,
-           [&] { host_conv_dw_reduce(dw_slots, dw.data(), n_seg); });
+           [&] { host_conv_dw_reduce(dw_slots, dw.data(), n_bwd); });
   /* the table and the source agree on which optional kernels exist */
   const bool fixups = conv_kernels[CONV_K_FORWARD_FIXUP].name && host_conv_fwd_fixup &&
                       conv_kernels[CONV_K_BACKWARD_FIXUP].name && host_conv_bwd_fixup;
@@ -235,10 +236,11 @@ int main(int argc, char **argv) {
 
   const diff ez = compare(z, z_ref, tol), ex = compare(dx, dx_ref, tol), ey = compare(dy, dy_ref, tol),
              ew = compare(dw, dw_ref, tol);
-  std::printf("%s x %s -> %s %s %s %s warp %d x %d: %lld nodes %lld edges %lld segments (hubs span %lld, %lld), grid <= %u:"
+  std::printf("%s x %s -> %s %s %s %s warp %d x %d: %lld nodes %lld edges %lld / %lld segments (hubs span %lld, %lld), grid <= %u:"
               " z %.2e (%.1e) dx %.2e (%.1e) dy %.2e (%.1e) dw %.2e (%.1e)\n",
               argv[1], argv[2], argv[3], sizeof(real) == 8 ? "f64" : "f32", argv[4],
-              shared ? "shared-w" : "edge-w", SIMT_WARP, CONV_WARPS_PER_BLOCK, N, E, n_seg, span_in, span_out, grid_max, ez.rel, ez.max_abs, ex.rel,
+              shared ? "shared-w" : "edge-w", SIMT_WARP, CONV_WARPS_PER_BLOCK, N, E, n_seg, n_bwd,
+              span_in, span_out, grid_max, ez.rel, ez.max_abs, ex.rel,
               ex.max_abs, ey.rel, ey.max_abs, ew.rel, ew.max_abs);
   if (!split_ok) std::printf("  FAIL: the unsplit forward's z differs from the split one's\n");
   if (!kernels_ok) std::printf("  FAIL: the kernel table and the source disagree on the optional kernels\n");

@@ -3,7 +3,7 @@
  * FACTS the launch facts a host run needs (tests/conv_host.cpp), as C
  * macros and a table: codegen's kernel table (block size, work items a
  * block, dynamic shared bytes; absent kernels have no name), the warp,
- * forward_items, the segments of EDGES edges and the workspace layout the
+ * forward_items, the segments of EDGES edges (forward and backward) and the workspace layout the
  * GPU backend would use for them, all through the library's own functions,
  * so the host launches exactly what lib/backend/gpu_conv.c would.
  * Usage: conv_source IN1 IN2 FILTER f32|f64 cuda|hip atomic|det|kahan
@@ -40,11 +40,12 @@ static int write_facts(const char *path, const oeq_schedule_t *s, const oeq_conv
           "#define CONV_SHARED_WEIGHTS %d\n#define CONV_EDGES %lldLL\n#define CONV_SEG_LEN %lldLL\n"
           "#define CONV_N_SEG %lldLL\n#define CONV_WS_SLOTS_OFF %zu\n#define CONV_WS_DW_OFF %zu\n"
           "#define CONV_WS_TOTAL %zu\n#define CONV_FIXUP_ITEMS_FWD %d\n#define CONV_FIXUP_ITEMS_BWD %d\n"
-          "#define CONV_BACKWARD_ITEMS %d\n",
+          "#define CONV_BACKWARD_ITEMS %d\n#define CONV_N_SEG_BWD %lldLL\n",
           src->warp_size, src->warps_per_block, src->forward_items, src->compute_size,
           opt->deterministic, s->shared_weights, edges,
           (long long)oeq_conv_segment_len(edges > 0 ? edges : 1), n_seg, l.slots_off, l.dw_off,
-          l.total, src->fixup_items[0], src->fixup_items[1], src->backward_items);
+          l.total, src->fixup_items[0], src->fixup_items[1], src->backward_items,
+          (long long)oeq_conv_backward_segments(edges, opt->deterministic, s->shared_weights));
   fprintf(f,
           "enum { CONV_K_FORWARD = %d, CONV_K_BACKWARD = %d, CONV_K_FORWARD_FIXUP = %d,\n"
           "       CONV_K_BACKWARD_FIXUP = %d, CONV_K_DW_REDUCE = %d, CONV_K_CHECK = %d,\n"

@@ -207,7 +207,8 @@ oeq_status_t oeq_gpu_conv_backward(const oeq_plan_t *plan, const oeq_conv_args_t
   if (st != OEQ_SUCCESS) return end(&c, st, 0, err);
   st = memset0(&c, a->dx, (size_t)(a->x_rows * s->x_dim) * oeq_dtype_size(s->irrep_dtype), err);
   long long xr = a->x_rows, zr = a->z_rows, e = a->edges;
-  long long len = oeq_conv_segment_len(a->edges), n = a->edges > 0 ? oeq_conv_segments(a->edges) : 0;
+  long long len = oeq_conv_segment_len(a->edges),
+            n = oeq_conv_backward_segments(a->edges, det, s->shared_weights);
   void *slots = c.ws ? c.ws + c.l.slots_off : NULL, *dw_slots = c.ws ? c.ws + c.l.dw_off : NULL;
   const void *perm = det ? a->sender_perm : NULL;
   if (st == OEQ_SUCCESS && a->edges > 0) {

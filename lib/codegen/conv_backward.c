@@ -2,7 +2,8 @@
  * dw (per edge) in one pass.
  *
  * A warp walks its segment of edges in sender order (deterministic mode:
- * position i is edge sender_perm[i]; atomic mode: edge order) and keeps the
+ * position i is edge sender_perm[i], a contiguous run of them; atomic mode:
+ * every n_seg-th edge, see oeq_conv_backward_segments) and keeps the
  * dx row of the current sender in shared memory (plus its compensation in
  * Kahan mode) while the sender stays the same, so x is staged once per
  * sender. Per edge, y is staged and dy accumulated in shared memory, dz is
@@ -549,7 +550,13 @@ void emit_conv_backward(const conv_ctx_t *c) {
                   "  for (long long s = (long long)blockIdx.x * %d + warp; s < n_seg;\n"
                   "       s += (long long)gridDim.x * %d) {\n",
                   wpb, wpb);
-  oeq_sb_puts(sb, "  const long long b = s * seg_len, end = min(b + seg_len, edges);\n");
+  /* contiguous runs (deterministic mode, or atomic without interleaving),
+   * else edges s, s + n_seg, ... (oeq_conv_backward_segments) */
+  const int contiguous = det || !CONV_BWD_INTERLEAVE;
+  if (contiguous)
+    oeq_sb_puts(sb, "  const long long b = s * seg_len, end = min(b + seg_len, edges);\n");
+  else
+    oeq_sb_puts(sb, "  (void)seg_len;\n");
   if (det)
     oeq_sb_puts(sb,
                 "  const long long head = oeq_sender_at(cols, perm, b, edges);\n"
@@ -562,8 +569,8 @@ void emit_conv_backward(const conv_ctx_t *c) {
   oeq_sb_printf(sb,
                 "  long long cur = -1;\n"
                 "  if (head_split) { cur = head; oeq_load_row(xs, x + cur * %lld, %lld, lane); }\n"
-                "  for (long long i = b; i < end; ++i) {\n",
-                xd, xd);
+                "  for (long long i = %s) {\n",
+                xd, xd, contiguous ? "b; i < end; ++i" : "s; i < edges; i += n_seg");
   if (det)
     oeq_sb_puts(sb, "  const long long e = (long long)perm[i];\n  if (e < 0 || e >= edges) continue;\n");
   else

@@ -12,9 +12,10 @@
  *    setting bits of an error word; launched only when checking is on.
  *
  * Work is cut into segments: contiguous runs of `seg_len` edges (forward, in
- * edge order) or sender-order positions (backward). A warp owns a segment and
- * accumulates while the receiver (sender) stays the same, so sorted input
- * gives one write per row per segment. The segment length comes from the edge
+ * edge order) or sender-order positions (deterministic backward), or every
+ * n_seg-th edge (atomic backward: oeq_conv_backward_segments). A warp owns a
+ * segment and accumulates while the receiver (sender) stays the same, so
+ * sorted input gives one write per row per segment. The segment length comes from the edge
  * count alone (oeq_conv_segment_len), never from the device or the grid, so
  * deterministic results do not depend on the launch configuration. */
 #ifndef OEQ_CONV_CODEGEN_H
@@ -24,6 +25,7 @@
 #include <stdint.h>
 
 #include "codegen/tp_codegen.h"
+#include "codegen/tuning.h"
 #include "schedule.h"
 #include "status.h"
 
@@ -112,6 +114,21 @@ static inline int64_t oeq_conv_segment_len(int64_t edges) {
 static inline int64_t oeq_conv_segments(int64_t edges) {
   int64_t len = oeq_conv_segment_len(edges);
   return (edges + len - 1) / len;
+}
+
+/* Segments of the backward. Deterministic mode: the forward's (contiguous
+ * runs of sender-order positions; their fix-up slots bound the workspace).
+ * Atomic mode: segment s takes edges s, s + n, s + 2n, ... (interleaved),
+ * so the warps resident at once walk neighbouring edges, which share their
+ * receivers' dz rows in L2 (contiguous segments of 98 edges kept ~2,000
+ * distinct 36 KB rows in use: bench/NOTES.md run AR); and as many segments
+ * as edges up to OEQ_CONV_MAX_SEGMENTS, so a small graph gets a warp an
+ * edge. With shared weights the count stays the forward's: each segment
+ * has a dw slot (the workspace), summed in order by the dw reduction. */
+static inline int64_t oeq_conv_backward_segments(int64_t edges, int deterministic, int shared) {
+  if (edges <= 0) return 0;
+  if (deterministic || shared || !CONV_BWD_INTERLEAVE) return oeq_conv_segments(edges);
+  return edges < OEQ_CONV_MAX_SEGMENTS ? edges : OEQ_CONV_MAX_SEGMENTS;
 }
 
 #endif

@@ -104,6 +104,13 @@
  * one row, not one a warp (run AR: 76 MB of live rows against a 50 MB L2),
  * and small graphs get W times the warps. 0: a warp a segment. Off until
  * measured. */
+/* 1: the atomic-mode conv backward interleaves its segments (segment s
+ * takes edges s, s + n_seg, ...: oeq_conv_backward_segments) so that the
+ * warps resident at once share their receivers' dz rows in L2; 0:
+ * contiguous runs, as the deterministic mode. */
+#ifndef CONV_BWD_INTERLEAVE
+#define CONV_BWD_INTERLEAVE 1
+#endif
 #ifndef CONV_BWD_BLOCK_SPLIT
 #define CONV_BWD_BLOCK_SPLIT 0
 #endif
