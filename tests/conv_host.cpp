@@ -116,7 +116,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   const ll N = std::atoll(argv[5]), E = CONV_EDGES, n_seg = CONV_N_SEG, len = CONV_SEG_LEN;
-  const ll n_bwd = CONV_N_SEG_BWD; /* the backward's segments (interleaved in atomic mode) */
+  /* the backward's own segments (interleaved in atomic mode) */
+  const ll n_bwd = CONV_N_SEG_BWD, len_bwd = CONV_SEG_LEN_BWD;
   grid_max = (unsigned)std::atoi(argv[6]);
   if (N < 4 || E < 8 || grid_max < 1) fail("NODES >= 4, EDGES >= 8, GRID_MAX >= 1");
   const bool det = CONV_DETERMINISTIC, shared = CONV_SHARED_WEIGHTS;
@@ -213,11 +214,11 @@ int main(int argc, char **argv) {
   std::vector<real> dx(N * xd, 0), dy(E * yd, poison), dw(wrows * nw, poison); /* memset0(dx) */
   launch(CONV_K_BACKWARD, n_bwd * CONV_BACKWARD_ITEMS, host_conv_bwd, [&] {
     host_conv_bwd(x.data(), y.data(), w.data(), dz.data(), rows.data(), cols.data(), perm_arg, dx.data(),
-                  dy.data(), dw.data(), slots, dw_slots, N, N, E, len, n_bwd);
+                  dy.data(), dw.data(), slots, dw_slots, N, N, E, len_bwd, n_bwd);
   });
   if (det && n_bwd > 1)
     launch(CONV_K_BACKWARD_FIXUP, n_bwd * CONV_FIXUP_ITEMS_BWD, host_conv_bwd_fixup, [&] {
-      host_conv_bwd_fixup(cols.data(), perm_arg, dx.data(), slots, N, E, len, n_bwd);
+      host_conv_bwd_fixup(cols.data(), perm_arg, dx.data(), slots, N, E, len_bwd, n_bwd);
     });
   if (shared && nw > 0)
     launch(CONV_K_DW_REDUCE, (nw + 31) / 32, host_conv_dw_reduce,

@@ -40,12 +40,14 @@ static int write_facts(const char *path, const oeq_schedule_t *s, const oeq_conv
           "#define CONV_SHARED_WEIGHTS %d\n#define CONV_EDGES %lldLL\n#define CONV_SEG_LEN %lldLL\n"
           "#define CONV_N_SEG %lldLL\n#define CONV_WS_SLOTS_OFF %zu\n#define CONV_WS_DW_OFF %zu\n"
           "#define CONV_WS_TOTAL %zu\n#define CONV_FIXUP_ITEMS_FWD %d\n#define CONV_FIXUP_ITEMS_BWD %d\n"
-          "#define CONV_BACKWARD_ITEMS %d\n#define CONV_N_SEG_BWD %lldLL\n",
+          "#define CONV_BACKWARD_ITEMS %d\n#define CONV_N_SEG_BWD %lldLL\n#define CONV_SEG_LEN_BWD %lldLL\n",
           src->warp_size, src->warps_per_block, src->forward_items, src->compute_size,
           opt->deterministic, s->shared_weights, edges,
-          (long long)oeq_conv_segment_len(edges > 0 ? edges : 1), n_seg, l.slots_off, l.dw_off,
+          (long long)oeq_conv_forward_segment_len(edges > 0 ? edges : 1, opt->deterministic),
+          (long long)oeq_conv_forward_segments(edges, opt->deterministic), l.slots_off, l.dw_off,
           l.total, src->fixup_items[0], src->fixup_items[1], src->backward_items,
-          (long long)oeq_conv_backward_segments(edges, opt->deterministic, s->shared_weights));
+          (long long)oeq_conv_backward_segments(edges, opt->deterministic, s->shared_weights),
+          (long long)oeq_conv_segment_len(edges > 0 ? edges : 1));
   fprintf(f,
           "enum { CONV_K_FORWARD = %d, CONV_K_BACKWARD = %d, CONV_K_FORWARD_FIXUP = %d,\n"
           "       CONV_K_BACKWARD_FIXUP = %d, CONV_K_DW_REDUCE = %d, CONV_K_CHECK = %d,\n"

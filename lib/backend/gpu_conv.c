@@ -180,7 +180,8 @@ oeq_status_t oeq_gpu_conv_forward(const oeq_plan_t *plan, const oeq_conv_args_t 
   st = memset0(&c, a->z, (size_t)(a->z_rows * s->z_dim) * oeq_dtype_size(s->irrep_dtype), err);
   if (st == OEQ_SUCCESS && a->edges > 0) {
     long long xr = a->x_rows, zr = a->z_rows, e = a->edges;
-    long long len = oeq_conv_segment_len(a->edges), n = oeq_conv_segments(a->edges);
+    const int det = (plan->flags & OEQ_CONV_DETERMINISTIC) != 0;
+    long long len = oeq_conv_forward_segment_len(a->edges, det), n = oeq_conv_forward_segments(a->edges, det);
     void *slots = c.ws ? c.ws + c.l.slots_off : NULL;
     /* Few segments (small graphs): one warp per (segment, output block)
      * to fill the GPU; else one per segment, reusing its edges in L1. */
@@ -189,7 +190,7 @@ oeq_status_t oeq_gpu_conv_forward(const oeq_plan_t *plan, const oeq_conv_args_t 
                     (void *)&a->z, &slots,        &xr,           &zr,              &e,
                     &len,          &n,            &split};
     st = launch(&c, OEQ_CONV_K_FORWARD, split ? n * gp->forward_items : n, args, err);
-    if (st == OEQ_SUCCESS && (plan->flags & OEQ_CONV_DETERMINISTIC) && n > 1) {
+    if (st == OEQ_SUCCESS && det && n > 1) {
       const void *none = NULL;
       void *fargs[] = {(void *)&a->rows, (void *)&none, (void *)&a->z, &slots, &zr, &e, &len, &n};
       st = launch(&c, OEQ_CONV_K_FORWARD_FIXUP, n * gp->fixup_items[0], fargs, err);

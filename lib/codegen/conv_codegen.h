@@ -116,6 +116,19 @@ static inline int64_t oeq_conv_segments(int64_t edges) {
   return (edges + len - 1) / len;
 }
 
+/* Edges a forward segment, and the forward's segments: in deterministic
+ * mode oeq_conv_segment_len's; in atomic mode down to
+ * CONV_FWD_ATOMIC_MIN_SEG edges on small graphs (tuning.h). */
+static inline int64_t oeq_conv_forward_segment_len(int64_t edges, int deterministic) {
+  if (deterministic) return oeq_conv_segment_len(edges);
+  int64_t len = (edges + OEQ_CONV_MAX_SEGMENTS - 1) / OEQ_CONV_MAX_SEGMENTS;
+  return len < CONV_FWD_ATOMIC_MIN_SEG ? CONV_FWD_ATOMIC_MIN_SEG : len;
+}
+static inline int64_t oeq_conv_forward_segments(int64_t edges, int deterministic) {
+  int64_t len = oeq_conv_forward_segment_len(edges, deterministic);
+  return edges > 0 ? (edges + len - 1) / len : 0;
+}
+
 /* Segments of the backward. Deterministic mode: the forward's (contiguous
  * runs of sender-order positions; their fix-up slots bound the workspace).
  * Atomic mode: segment s takes edges s, s + n, s + 2n, ... (interleaved),

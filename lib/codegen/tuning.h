@@ -111,6 +111,15 @@
 #ifndef CONV_BWD_INTERLEAVE
 #define CONV_BWD_INTERLEAVE 1
 #endif
+/* The fewest edges an atomic-mode conv forward segment has (small graphs;
+ * large ones have OEQ_CONV_MAX_SEGMENTS segments). A warp walks its
+ * segment's edges one after another, so on a graph of a few thousand edges
+ * the segment length is a chain of dependent loads; shorter segments cost
+ * only more atomic flushes of a receiver's row. The deterministic forward
+ * keeps oeq_conv_segment_len (each extra segment is a fix-up slot). */
+#ifndef CONV_FWD_ATOMIC_MIN_SEG
+#define CONV_FWD_ATOMIC_MIN_SEG 16
+#endif
 #ifndef CONV_BWD_BLOCK_SPLIT
 #define CONV_BWD_BLOCK_SPLIT 0
 #endif
