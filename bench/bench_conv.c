@@ -31,7 +31,9 @@
  *                     GB" column is the forward's model without the indices.
  * The replays run back to back without an L2 flush, so part of the data
  * can be L2-resident and a time below the floor is possible.
- * Usage: bench_conv [filter-substring] */
+ * Usage: bench_conv [FILTER [CASE]]: FILTER alone picks problems or cases
+ * whose label holds it; with CASE, problems matching FILTER in cases
+ * matching CASE. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,7 +344,8 @@ static void bench_case(const char *label, const prob_def_t *pd, const graph_t *g
 }
 
 int main(int argc, char **argv) {
-  const char *filter = argc > 1 ? argv[1] : "";
+  /* one filter: a problem or a case; two: a problem and a case */
+  const char *filter = argc > 1 ? argv[1] : "", *case_filter = argc > 2 ? argv[2] : NULL;
   if (!oeq_backend_available(OEQ_BACKEND_CUDA)) {
     printf("bench_conv: no CUDA device (%s)\n", oeq_last_error());
     return 0;
@@ -369,14 +372,17 @@ int main(int argc, char **argv) {
       {"latency (graph replay)", 500, 5000, 1, 0},
       {"throughput", 100000, 2000000, 0, 0}};
   for (int c = 0; c < 4; c++) {
-    int wanted = 0;
-    for (int i = 0; i < 2; i++) wanted |= strstr(probs[i].label, filter) || strstr(cases[c].label, filter);
-    if (!wanted) continue;
+    int wanted[2], any = 0;
+    for (int i = 0; i < 2; i++) {
+      wanted[i] = case_filter ? strstr(probs[i].label, filter) && strstr(cases[c].label, case_filter)
+                              : strstr(probs[i].label, filter) || strstr(cases[c].label, filter);
+      any |= wanted[i];
+    }
+    if (!any) continue;
     graph_t g = cases[c].local ? make_local_graph(cases[c].nodes, (double)cases[c].edges)
                                : make_graph(cases[c].nodes, cases[c].edges);
     for (int i = 0; i < 2; i++)
-      if (strstr(probs[i].label, filter) || strstr(cases[c].label, filter))
-        bench_case(cases[c].label, &probs[i], &g, cases[c].latency, stream);
+      if (wanted[i]) bench_case(cases[c].label, &probs[i], &g, cases[c].latency, stream);
     free_graph(&g);
   }
   print_latency_table();
