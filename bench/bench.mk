@@ -13,7 +13,7 @@ EXTRA_DIST += bench/e3nn_compare.py bench/binding_overhead.py bench/NOTES.md \
 
 # The fused convolution benchmark (bench/NOTES.md has its runs).
 noinst_PROGRAMS += bench/bench_conv
-bench_bench_conv_SOURCES = bench/bench_conv.c bench/bench_latency.h
+bench_bench_conv_SOURCES = bench/bench_conv.c bench/bench_latency.h bench/bench_graphs.c bench/bench_graphs.h
 bench_bench_conv_LDADD = liboeq_core.la -lm
 bench_bench_conv_LDFLAGS = $(OPENMP_CFLAGS)
 
@@ -31,3 +31,10 @@ noinst_PROGRAMS += bench/bench_symcon
 bench_bench_symcon_SOURCES = bench/bench_symcon.c
 bench_bench_symcon_LDADD = liboeq_core.la -lm
 bench_bench_symcon_LDFLAGS = $(OPENMP_CFLAGS)
+
+# The conv backward's DRAM traffic per edge schedule through a model of the
+# L2 (bench/NOTES.md, session 10): a developer's tool, no GPU needed.
+noinst_PROGRAMS += bench/conv_l2_model
+bench_conv_l2_model_SOURCES = bench/conv_l2_model.c bench/bench_graphs.c bench/bench_graphs.h
+bench_conv_l2_model_LDADD = liboeq_core.la -lm
+bench_conv_l2_model_LDFLAGS = $(OPENMP_CFLAGS)

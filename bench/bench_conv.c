@@ -7,7 +7,7 @@
  * forward and forward+backward captured once in a CUDA graph and replayed)
  * and a throughput case (100,000 nodes, 2,000,000 edges); an MD-like case
  * (20,000 points in a periodic box, cell-ordered, an edge per pair within
- * the cutoff that gives 20 neighbours on average: make_local_graph), where
+ * the cutoff that gives 20 neighbours on average: bench_md_graph), where
  * neighbours are near in index as in a real MD step. CUDA events, 3
  * warm-ups, median of 10 (25 graph replays for latency). "extra MB" is the
  * device memory the call needs beyond inputs and outputs: its workspace.
@@ -34,12 +34,12 @@
  * Usage: bench_conv [FILTER [CASE]]: FILTER alone picks problems or cases
  * whose label holds it; with CASE, problems matching FILTER in cases
  * matching CASE. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cuda_api.h"
+#include "bench_graphs.h"
 #include "bench_latency.h"
 #include "oeq.h"
 
@@ -66,10 +66,7 @@ static const prob_def_t probs[] = {
 };
 
 static uint64_t rng_state = 88172645463325252ULL;
-static uint64_t rnd(void) {
-  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-  return rng_state;
-}
+static uint64_t rnd(void) { return bench_rand(&rng_state); }
 
 static CUdeviceptr dalloc(size_t bytes) {
   CUdeviceptr p = 0;
@@ -98,91 +95,14 @@ typedef struct {
   CUdeviceptr rows, cols, perm;
 } graph_t;
 
-static int cmp64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* Random graph, receivers sorted; sender_perm by a stable counting sort. */
-static graph_t make_graph(int64_t nodes, int64_t edges) {
-  graph_t g = {nodes, edges, 0, 0, 0};
-  int64_t *key = malloc((size_t)edges * 8);
-  for (int64_t e = 0; e < edges; e++) key[e] = (int64_t)(rnd() % (uint64_t)nodes) * nodes + (int64_t)(rnd() % (uint64_t)nodes);
-  qsort(key, (size_t)edges, 8, cmp64);
-  int32_t *rows = malloc((size_t)edges * 4), *cols = malloc((size_t)edges * 4), *perm = malloc((size_t)edges * 4);
-  int64_t *start = calloc((size_t)nodes + 1, 8);
-  for (int64_t e = 0; e < edges; e++) {
-    rows[e] = (int32_t)(key[e] / nodes), cols[e] = (int32_t)(key[e] % nodes);
-    start[cols[e] + 1]++;
-  }
-  for (int64_t i = 0; i < nodes; i++) start[i + 1] += start[i];
-  for (int64_t e = 0; e < edges; e++) perm[start[cols[e]]++] = (int32_t)e;
-  g.rows = dalloc((size_t)edges * 4), g.cols = dalloc((size_t)edges * 4), g.perm = dalloc((size_t)edges * 4);
-  CK(cu->cuMemcpyHtoD(g.rows, rows, (size_t)edges * 4));
-  CK(cu->cuMemcpyHtoD(g.cols, cols, (size_t)edges * 4));
-  CK(cu->cuMemcpyHtoD(g.perm, perm, (size_t)edges * 4));
-  free(key), free(rows), free(cols), free(perm), free(start);
-  return g;
-}
-
-/* An MD-like graph: `nodes` points uniform in a periodic cube of unit
- * density, numbered in the order of the cells (of side `cut`) they fall in,
- * as a cell-list MD code stores its atoms, and an edge for every ordered
- * pair closer than `cut` (3D radius for `degree` neighbours on average).
- * Receivers sorted. Neighbours are then near in index, so a kernel's
- * gathers of x and dz rows can stay in L2, unlike in the random graph. */
-static graph_t make_local_graph(int64_t nodes, double degree) {
-  const double side = cbrt((double)nodes), cut = cbrt(3.0 * degree / (4.0 * 3.14159265358979));
-  const int nc = (int)(side / cut) > 3 ? (int)(side / cut) : 3;
-  const double cell = side / nc;
-  double(*pt)[3] = malloc((size_t)nodes * sizeof *pt), (*sorted)[3] = malloc((size_t)nodes * sizeof *pt);
-  int64_t *cstart = calloc((size_t)nc * nc * nc + 1, 8);
-  int *cell_of = malloc((size_t)nodes * sizeof(int));
-  for (int64_t i = 0; i < nodes; i++) {
-    int ci[3];
-    for (int d = 0; d < 3; d++) {
-      pt[i][d] = (double)(rnd() >> 11) / 9007199254740992.0 * side;
-      ci[d] = (int)(pt[i][d] / cell) % nc;
-    }
-    cell_of[i] = (ci[2] * nc + ci[1]) * nc + ci[0];
-    cstart[cell_of[i] + 1]++;
-  }
-  for (int c = 0; c < nc * nc * nc; c++) cstart[c + 1] += cstart[c];
-  int64_t *fill_at = malloc((size_t)nc * nc * nc * 8);
-  memcpy(fill_at, cstart, (size_t)nc * nc * nc * 8);
-  for (int64_t i = 0; i < nodes; i++) memcpy(sorted[fill_at[cell_of[i]]++], pt[i], sizeof pt[i]);
-  /* edges r <- s over the 27 neighbour cells, receivers in order */
-  int64_t cap = (int64_t)(nodes * degree * 1.5) + 1024, n_e = 0;
-  int32_t *rows = malloc((size_t)cap * 4), *cols = malloc((size_t)cap * 4);
-  for (int64_t r = 0; r < nodes; r++) {
-    int ci[3];
-    for (int d = 0; d < 3; d++) ci[d] = (int)(sorted[r][d] / cell) % nc;
-    for (int dz = -1; dz <= 1; dz++)
-      for (int dy = -1; dy <= 1; dy++)
-        for (int dx = -1; dx <= 1; dx++) {
-          const int c = (((ci[2] + dz + nc) % nc) * nc + (ci[1] + dy + nc) % nc) * nc + (ci[0] + dx + nc) % nc;
-          for (int64_t s = cstart[c]; s < cstart[c + 1]; s++) {
-            double d2 = 0;
-            for (int d = 0; d < 3; d++) {
-              double t = fabs(sorted[r][d] - sorted[s][d]);
-              t = t > side / 2 ? side - t : t;
-              d2 += t * t;
-            }
-            if (s == r || d2 >= cut * cut || n_e == cap) continue;
-            rows[n_e] = (int32_t)r, cols[n_e] = (int32_t)s, n_e++;
-          }
-        }
-  }
-  int32_t *perm = malloc((size_t)n_e * 4);
-  int64_t *start = calloc((size_t)nodes + 1, 8);
-  for (int64_t e = 0; e < n_e; e++) start[cols[e] + 1]++;
-  for (int64_t i = 0; i < nodes; i++) start[i + 1] += start[i];
-  for (int64_t e = 0; e < n_e; e++) perm[start[cols[e]]++] = (int32_t)e;
-  graph_t g = {nodes, n_e, dalloc((size_t)n_e * 4), dalloc((size_t)n_e * 4), dalloc((size_t)n_e * 4)};
-  CK(cu->cuMemcpyHtoD(g.rows, rows, (size_t)n_e * 4));
-  CK(cu->cuMemcpyHtoD(g.cols, cols, (size_t)n_e * 4));
-  CK(cu->cuMemcpyHtoD(g.perm, perm, (size_t)n_e * 4));
-  free(pt), free(sorted), free(cstart), free(cell_of), free(fill_at), free(rows), free(cols), free(perm), free(start);
+/* A host graph (bench_graphs.h) on the device. */
+static graph_t upload(bench_graph_t h) {
+  const size_t bytes = (size_t)h.edges * 4;
+  graph_t g = {h.nodes, h.edges, dalloc(bytes), dalloc(bytes), dalloc(bytes)};
+  CK(cu->cuMemcpyHtoD(g.rows, h.rows, bytes));
+  CK(cu->cuMemcpyHtoD(g.cols, h.cols, bytes));
+  CK(cu->cuMemcpyHtoD(g.perm, h.perm, bytes));
+  bench_graph_free(&h);
   return g;
 }
 
@@ -379,8 +299,8 @@ int main(int argc, char **argv) {
       any |= wanted[i];
     }
     if (!any) continue;
-    graph_t g = cases[c].local ? make_local_graph(cases[c].nodes, (double)cases[c].edges)
-                               : make_graph(cases[c].nodes, cases[c].edges);
+    graph_t g = upload(cases[c].local ? bench_md_graph(cases[c].nodes, (double)cases[c].edges, &rng_state)
+                                      : bench_random_graph(cases[c].nodes, cases[c].edges, &rng_state));
     for (int i = 0; i < 2; i++)
       if (wanted[i]) bench_case(cases[c].label, &probs[i], &g, cases[c].latency, stream);
     free_graph(&g);
