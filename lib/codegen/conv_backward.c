@@ -517,8 +517,13 @@ void emit_conv_backward(const conv_ctx_t *c) {
   const long long xd = (long long)s->x_dim, yd = (long long)s->y_dim, zd = (long long)s->z_dim;
   const long long wn = (long long)s->weight_numel;
   const int shared_dw = s->shared_weights && wn > 0;
+  char bounds[32];
+  if (CONV_BWD_MIN_BLOCKS > 0 && c->e.dialect == OEQ_DIALECT_CUDA)
+    snprintf(bounds, sizeof bounds, "%d, %d", wpb * c->e.warp_size, CONV_BWD_MIN_BLOCKS);
+  else
+    snprintf(bounds, sizeof bounds, "%d", wpb * c->e.warp_size);
   oeq_sb_printf(sb,
-                "extern \"C\" __global__ void __launch_bounds__(%d)\n"
+                "extern \"C\" __global__ void __launch_bounds__(%s)\n"
                 "%s(const oeq_it *__restrict__ x, const oeq_it *__restrict__ y,\n"
                 "   const oeq_wt *__restrict__ w, const oeq_it *__restrict__ dz,\n"
                 "   const oeq_ix *__restrict__ rows, const oeq_ix *__restrict__ cols,\n"
@@ -527,7 +532,7 @@ void emit_conv_backward(const conv_ctx_t *c) {
                 "   oeq_ct *__restrict__ dx_slots, oeq_ct *__restrict__ dw_slots,\n"
                 "   long long x_rows, long long z_rows, long long edges, long long seg_len,\n"
                 "   long long n_seg) {\n",
-                wpb * c->e.warp_size, OEQ_CONV_BACKWARD_KERNEL);
+                bounds, OEQ_CONV_BACKWARD_KERNEL);
   oeq_sb_printf(sb,
                 "  extern __shared__ __align__(16) unsigned char oeq_smem[];\n"
                 "  const int lane = threadIdx.x %% OEQ_WARP, warp = threadIdx.x / OEQ_WARP;\n"

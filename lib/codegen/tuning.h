@@ -120,6 +120,13 @@
 #ifndef CONV_FWD_ATOMIC_MIN_SEG
 #define CONV_FWD_ATOMIC_MIN_SEG 16
 #endif
+/* > 0: the conv backward's __launch_bounds__ asks for this many blocks an
+ * SM (CUDA), capping its registers; 0: the thread count alone. mace-large's
+ * interleaved atomic backward takes 146 registers under NVRTC (3 blocks an
+ * SM), 128 with 4 (60 bytes of spills). 0 until measured. */
+#ifndef CONV_BWD_MIN_BLOCKS
+#define CONV_BWD_MIN_BLOCKS 0
+#endif
 #ifndef CONV_BWD_BLOCK_SPLIT
 #define CONV_BWD_BLOCK_SPLIT 0
 #endif
