@@ -103,13 +103,14 @@ static inline int oeq_conv_fixup_items(int64_t width) {
   return width > 0 ? (int)((width + OEQ_CONV_FIXUP_CHUNK - 1) / OEQ_CONV_FIXUP_CHUNK) : 1;
 }
 
-/* Edges (positions) per segment for a graph of `edges` edges: at least 16,
- * and at most OEQ_CONV_MAX_SEGMENTS segments, so the workspace stays
- * O(segments x row width). A pure function of the edge count. */
+/* Edges (positions) per segment for a graph of `edges` edges: at least
+ * CONV_MIN_SEG_LEN (tuning.h), and at most OEQ_CONV_MAX_SEGMENTS segments,
+ * so the workspace stays O(segments x row width). A pure function of the
+ * edge count. */
 #define OEQ_CONV_MAX_SEGMENTS 4096
 static inline int64_t oeq_conv_segment_len(int64_t edges) {
   int64_t len = (edges + OEQ_CONV_MAX_SEGMENTS - 1) / OEQ_CONV_MAX_SEGMENTS;
-  return len < 16 ? 16 : len;
+  return len < CONV_MIN_SEG_LEN ? CONV_MIN_SEG_LEN : len;
 }
 static inline int64_t oeq_conv_segments(int64_t edges) {
   int64_t len = oeq_conv_segment_len(edges);

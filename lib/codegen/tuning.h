@@ -117,6 +117,13 @@
  * the segment length is a chain of dependent loads; shorter segments cost
  * only more atomic flushes of a receiver's row. The deterministic forward
  * keeps oeq_conv_segment_len (each extra segment is a fix-up slot). */
+/* The fewest edges (positions) a conv segment has where the segments'
+ * count is not at its bound (graphs below 16 x 4,096 edges): deterministic
+ * forward and backward, and the atomic backward without interleaving.
+ * Fewer mean more warps on a small graph, and more fix-up slots. */
+#ifndef CONV_MIN_SEG_LEN
+#define CONV_MIN_SEG_LEN 16
+#endif
 #ifndef CONV_FWD_ATOMIC_MIN_SEG
 #define CONV_FWD_ATOMIC_MIN_SEG 16
 #endif
