@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "backend/conv_workspace.h"
+#include "codegen/conv_codegen.h"
 #include "oeq.h"
 
 TestSuite(limits, .timeout = 60);
@@ -260,6 +261,36 @@ Test(limits, conv_workspace_layout_helper) {
   cr_expect_eq(oeq_conv_bucket_bytes(INT64_MAX, INT64_MAX, &b, &err), OEQ_ERROR_INVALID_ARGUMENT);
   cr_assert_eq(oeq_conv_bucket_bytes(9, 20, &b, &err), OEQ_SUCCESS);
   cr_expect_eq(b, 30 * 8);
+}
+
+/* The conv kernels' segment counts (lib/codegen/conv_codegen.h): bounded by
+ * OEQ_CONV_MAX_SEGMENTS, covering every edge, and, wherever segments own
+ * workspace slots (deterministic mode, shared-weight dw), the count the
+ * workspace is sized for. Up to 2^40 edges, so no product overflows. */
+Test(limits, conv_segments_bounded_and_covering) {
+  const int64_t counts[] = {1, 2, 15, 16, 17, 4095, 4096, 4097, 5000, 65535, 65536, 65537, 400000,
+                            (int64_t)1 << 31, ((int64_t)1 << 40) + 3};
+  for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+    const int64_t e = counts[k], n = oeq_conv_segments(e), len = oeq_conv_segment_len(e);
+    cr_expect(n >= 1 && n <= OEQ_CONV_MAX_SEGMENTS && len >= CONV_MIN_SEG_LEN, "edges %lld", (long long)e);
+    cr_expect(n * len >= e && (n - 1) * len < e, "contiguous segments of %lld edges", (long long)e);
+    for (int det = 0; det < 2; det++) {
+      const int64_t fl = oeq_conv_forward_segment_len(e, det), fn = oeq_conv_forward_segments(e, det);
+      cr_expect(fn >= 1 && fn <= OEQ_CONV_MAX_SEGMENTS && fn * fl >= e && (fn - 1) * fl < e,
+                "forward segments of %lld edges, det %d", (long long)e, det);
+      if (det) cr_expect_eq(fn, n, "the deterministic forward's slots are the workspace's");
+      for (int shared = 0; shared < 2; shared++) {
+        const int64_t bn = oeq_conv_backward_segments(e, det, shared);
+        /* interleaved segments s < bn take edges s, s + bn, ...: every edge
+         * once exactly when 1 <= bn <= e */
+        cr_expect(bn >= 1 && bn <= OEQ_CONV_MAX_SEGMENTS && bn <= e, "backward segments of %lld edges",
+                  (long long)e);
+        if (det || shared) cr_expect_eq(bn, n, "segments that own workspace slots: %lld edges", (long long)e);
+      }
+    }
+  }
+  cr_expect_eq(oeq_conv_backward_segments(0, 0, 0), 0);
+  cr_expect_eq(oeq_conv_forward_segments(0, 1), 0);
 }
 
 /* Paths of 10^18 weights: the tenth would take weight_numel past 2^63. */
