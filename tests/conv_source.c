@@ -3,10 +3,11 @@
  * FACTS the launch facts a host run needs (tests/conv_host.cpp), as C
  * macros and a table: codegen's kernel table (block size, work items a
  * block, dynamic shared bytes; absent kernels have no name), the warp,
- * forward_items, the segments of EDGES edges (forward and backward) and the workspace layout the
- * GPU backend would use for them, all through the library's own functions,
- * so the host launches exactly what lib/backend/gpu_conv.c would.
- * Usage: conv_source IN1 IN2 FILTER f32|f64 cuda|hip atomic|det|kahan
+ * forward_items, the segments of EDGES edges (forward and backward) and the
+ * workspace layout the GPU backend would use for them, all through the
+ * library's own functions, so the host launches exactly what
+ * lib/backend/gpu_conv.c would.
+ * Usage: conv_source IN1 IN2 FILTER f32|f64 cuda|hip atomic|det|kahan[-split]
  *                    edge|shared EDGES FACTS   (weights per edge or shared) */
 #include <stdio.h>
 #include <stdlib.h>

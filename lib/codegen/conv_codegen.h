@@ -15,9 +15,10 @@
  * edge order) or sender-order positions (deterministic backward), or every
  * n_seg-th edge (atomic backward: oeq_conv_backward_segments). A warp owns a
  * segment and accumulates while the receiver (sender) stays the same, so
- * sorted input gives one write per row per segment. The segment length comes from the edge
- * count alone (oeq_conv_segment_len), never from the device or the grid, so
- * deterministic results do not depend on the launch configuration. */
+ * sorted input gives one write per row per segment. The segment length
+ * comes from the edge count alone (oeq_conv_segment_len), never from the
+ * device or the grid, so deterministic results do not depend on the launch
+ * configuration. */
 #ifndef OEQ_CONV_CODEGEN_H
 #define OEQ_CONV_CODEGEN_H
 
@@ -104,30 +105,34 @@ static inline int oeq_conv_fixup_items(int64_t width) {
 }
 
 /* Edges (positions) per segment for a graph of `edges` edges: at least
- * CONV_MIN_SEG_LEN (tuning.h), and at most OEQ_CONV_MAX_SEGMENTS segments,
- * so the workspace stays O(segments x row width). A pure function of the
- * edge count. */
+ * `floor`, and at most OEQ_CONV_MAX_SEGMENTS segments, so the workspace
+ * stays O(segments x row width). A pure function of the edge count. */
 #define OEQ_CONV_MAX_SEGMENTS 4096
-static inline int64_t oeq_conv_segment_len(int64_t edges) {
+static inline int64_t oeq_conv_len_with_floor(int64_t edges, int64_t floor) {
   int64_t len = (edges + OEQ_CONV_MAX_SEGMENTS - 1) / OEQ_CONV_MAX_SEGMENTS;
-  return len < CONV_MIN_SEG_LEN ? CONV_MIN_SEG_LEN : len;
+  return len < floor ? floor : len;
+}
+/* Segments of `len` edges that cover `edges` edges (0 for none). */
+static inline int64_t oeq_conv_segments_of(int64_t edges, int64_t len) { return (edges + len - 1) / len; }
+
+/* The segment length of the deterministic kernels (and of the atomic
+ * backward without interleaving), floor CONV_MIN_SEG_LEN (tuning.h), and
+ * their segments: the count the workspace is sized for. */
+static inline int64_t oeq_conv_segment_len(int64_t edges) {
+  return oeq_conv_len_with_floor(edges, CONV_MIN_SEG_LEN);
 }
 static inline int64_t oeq_conv_segments(int64_t edges) {
-  int64_t len = oeq_conv_segment_len(edges);
-  return (edges + len - 1) / len;
+  return oeq_conv_segments_of(edges, oeq_conv_segment_len(edges));
 }
 
 /* Edges a forward segment, and the forward's segments: in deterministic
  * mode oeq_conv_segment_len's; in atomic mode down to
  * CONV_FWD_ATOMIC_MIN_SEG edges on small graphs (tuning.h). */
 static inline int64_t oeq_conv_forward_segment_len(int64_t edges, int deterministic) {
-  if (deterministic) return oeq_conv_segment_len(edges);
-  int64_t len = (edges + OEQ_CONV_MAX_SEGMENTS - 1) / OEQ_CONV_MAX_SEGMENTS;
-  return len < CONV_FWD_ATOMIC_MIN_SEG ? CONV_FWD_ATOMIC_MIN_SEG : len;
+  return deterministic ? oeq_conv_segment_len(edges) : oeq_conv_len_with_floor(edges, CONV_FWD_ATOMIC_MIN_SEG);
 }
 static inline int64_t oeq_conv_forward_segments(int64_t edges, int deterministic) {
-  int64_t len = oeq_conv_forward_segment_len(edges, deterministic);
-  return edges > 0 ? (edges + len - 1) / len : 0;
+  return oeq_conv_segments_of(edges, oeq_conv_forward_segment_len(edges, deterministic));
 }
 
 /* Segments of the backward. Deterministic mode: the forward's (contiguous

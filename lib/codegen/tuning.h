@@ -104,6 +104,9 @@
  * one row, not one a warp (run AR: 76 MB of live rows against a 50 MB L2),
  * and small graphs get W times the warps. 0: a warp a segment. Off until
  * measured. */
+#ifndef CONV_BWD_BLOCK_SPLIT
+#define CONV_BWD_BLOCK_SPLIT 0
+#endif
 /* 1: the atomic-mode conv backward interleaves its segments (segment s
  * takes edges s, s + n_seg, ...: oeq_conv_backward_segments) so that the
  * warps resident at once share their receivers' dz rows in L2; 0:
@@ -111,12 +114,6 @@
 #ifndef CONV_BWD_INTERLEAVE
 #define CONV_BWD_INTERLEAVE 1
 #endif
-/* The fewest edges an atomic-mode conv forward segment has (small graphs;
- * large ones have OEQ_CONV_MAX_SEGMENTS segments). A warp walks its
- * segment's edges one after another, so on a graph of a few thousand edges
- * the segment length is a chain of dependent loads; shorter segments cost
- * only more atomic flushes of a receiver's row. The deterministic forward
- * keeps oeq_conv_segment_len (each extra segment is a fix-up slot). */
 /* The fewest edges (positions) a conv segment has where the segments'
  * count is not at its bound (graphs below 16 x 4,096 edges): deterministic
  * forward and backward, and the atomic backward without interleaving.
@@ -124,6 +121,12 @@
 #ifndef CONV_MIN_SEG_LEN
 #define CONV_MIN_SEG_LEN 16
 #endif
+/* The fewest edges an atomic-mode conv forward segment has (small graphs;
+ * large ones have OEQ_CONV_MAX_SEGMENTS segments). A warp walks its
+ * segment's edges one after another, so on a graph of a few thousand edges
+ * the segment length is a chain of dependent loads; shorter segments cost
+ * only more atomic flushes of a receiver's row. The deterministic forward
+ * keeps oeq_conv_segment_len (each extra segment is a fix-up slot). */
 #ifndef CONV_FWD_ATOMIC_MIN_SEG
 #define CONV_FWD_ATOMIC_MIN_SEG 16
 #endif
@@ -133,9 +136,6 @@
  * SM), 128 with 4 (60 bytes of spills). 0 until measured. */
 #ifndef CONV_BWD_MIN_BLOCKS
 #define CONV_BWD_MIN_BLOCKS 0
-#endif
-#ifndef CONV_BWD_BLOCK_SPLIT
-#define CONV_BWD_BLOCK_SPLIT 0
 #endif
 /* 1: a GPU plan remembers the array addresses that passed its host-memory
  * check (skips several driver queries a call); 0 queries every call. */
