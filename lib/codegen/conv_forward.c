@@ -329,9 +329,18 @@ static void emit_group(const group_t *g) {
   oeq_sb_printf(sb, "  const int o = o0 + lane; const bool act = o < %lld;\n", mul);
   emit_zero_accumulators(g, "oeq_ct ");
   oeq_sb_puts(sb,
-              "  long long cur = head_split ? head : -1;\n"
-              "  for (long long e = b; e < end; ++e) {\n"
-              "  const long long r = (long long)rows[e], col = (long long)cols[e];\n"
+              "  long long cur = head_split ? head : -1;\n");
+  if (CONV_FWD_PREFETCH_INDEX) /* tuning.h: the next edge's indices in flight */
+    oeq_sb_puts(sb,
+                "  long long rn = b < end ? (long long)rows[b] : -1, cn = b < end ? (long long)cols[b] : -1;\n"
+                "  for (long long e = b; e < end; ++e) {\n"
+                "  const long long r = rn, col = cn;\n"
+                "  if (e + 1 < end) { rn = (long long)rows[e + 1]; cn = (long long)cols[e + 1]; }\n");
+  else
+    oeq_sb_puts(sb,
+                "  for (long long e = b; e < end; ++e) {\n"
+                "  const long long r = (long long)rows[e], col = (long long)cols[e];\n");
+  oeq_sb_puts(sb,
               "  if (r < 0 || r >= z_rows || col < 0 || col >= x_rows) continue; // skipped, see oeq_conv_check\n"
               "  if (r != cur) {\n  if (cur >= 0) {\n");
   emit_flush(g);

@@ -130,6 +130,15 @@
 #ifndef CONV_FWD_ATOMIC_MIN_SEG
 #define CONV_FWD_ATOMIC_MIN_SEG 16
 #endif
+/* 1: the conv forward loads the next edge's receiver and sender indices
+ * while it works on the current edge, so an edge's gathers wait on one
+ * round trip (x, y, w) instead of two (the indices, then the rows they
+ * name). Its passes over a segment (one per block group, ~20 for
+ * mace-large) each walk the edges in sequence: run AR measured ~2 us an
+ * edge-pass. 0 until measured. */
+#ifndef CONV_FWD_PREFETCH_INDEX
+#define CONV_FWD_PREFETCH_INDEX 0
+#endif
 /* > 0: the conv backward's __launch_bounds__ asks for this many blocks an
  * SM (CUDA), capping its registers; 0: the thread count alone. mace-large's
  * interleaved atomic backward takes 146 registers under NVRTC (3 blocks an
