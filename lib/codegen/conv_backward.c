@@ -517,8 +517,11 @@ void emit_conv_backward(const conv_ctx_t *c) {
   const long long xd = (long long)s->x_dim, yd = (long long)s->y_dim, zd = (long long)s->z_dim;
   const long long wn = (long long)s->weight_numel;
   const int shared_dw = s->shared_weights && wn > 0;
+  /* the register cap only where a factored path needs it (tuning.h) */
+  int any_factored = 0;
+  for (int i = 0; i < s->n_paths; i++) any_factored |= factored(c, &s->paths[i]);
   char bounds[32];
-  if (CONV_BWD_MIN_BLOCKS > 0 && c->e.dialect == OEQ_DIALECT_CUDA)
+  if (CONV_BWD_MIN_BLOCKS > 0 && any_factored && c->e.dialect == OEQ_DIALECT_CUDA)
     snprintf(bounds, sizeof bounds, "%d, %d", wpb * c->e.warp_size, CONV_BWD_MIN_BLOCKS);
   else
     snprintf(bounds, sizeof bounds, "%d", wpb * c->e.warp_size);

@@ -58,9 +58,17 @@ oeq_status_t conv_forward_plan_groups(conv_ctx_t *c, oeq_error_t *err) {
     }
     c->fwd_order[j] = v;
   }
-  int budget = OEQ_CONV_GROUP_BUDGET;
-  if (c->e.ct_is_double) budget /= 2;
-  if (c->opt.kahan) budget /= 2;
+  /* one pass for a small enough row of one multiplicity, else groups
+   * (tuning.h) */
+  int budget = OEQ_CONV_GROUP_BUDGET, one_pass = OEQ_CONV_ONE_PASS_BUDGET, row = 0, one_mul = 1;
+  for (int i = 0; i < n; i++) {
+    const oeq_block_t *b = &s->out_blocks[c->fwd_order[i]];
+    row += b->d;
+    one_mul &= b->mul == s->out_blocks[c->fwd_order[0]].mul;
+  }
+  if (c->e.ct_is_double) budget /= 2, one_pass /= 2;
+  if (c->opt.kahan) budget /= 2, one_pass /= 2;
+  if (one_mul && row <= one_pass) budget = one_pass;
   c->n_fwd_groups = 0;
   for (int i = 0, used = 0; i < n; i++) {
     const oeq_block_t *b = &s->out_blocks[c->fwd_order[i]];

@@ -65,6 +65,18 @@
 #ifndef OEQ_CONV_GROUP_BUDGET
 #define OEQ_CONV_GROUP_BUDGET 16
 #endif
+/* ... unless a lane's whole output row (every written block, one
+ * multiplicity) fits this many accumulators: then the forward makes one
+ * pass over the edges instead of one a group, and each gathered x row is
+ * read once a chunk instead of once a group that uses it. Halved for
+ * float64 and for Kahan sums, as the group budget. mace-large (71
+ * accumulators, 184 registers, 8 warps an SM instead of 32) on an H100,
+ * bench/NOTES.md run AS: forward 4.18 -> 3.53 ms atomic, 3.87 -> 2.86 ms
+ * deterministic; nequip-lips (30 blocks) keeps its groups: in one pass it
+ * took 255 registers and ran 15% slower. 0: always groups. */
+#ifndef OEQ_CONV_ONE_PASS_BUDGET
+#define OEQ_CONV_ONE_PASS_BUDGET 80
+#endif
 /* 1: the conv backward factors uvu paths with one y channel through y
  * (conv_backward.c, emit_factored): about half the arithmetic per edge;
  * 0: every path unfactored. A path is factored only while its two tables
@@ -139,12 +151,16 @@
 #ifndef CONV_FWD_PREFETCH_INDEX
 #define CONV_FWD_PREFETCH_INDEX 0
 #endif
-/* > 0: the conv backward's __launch_bounds__ asks for this many blocks an
- * SM (CUDA), capping its registers; 0: the thread count alone. mace-large's
+/* > 0: a conv backward with a factored path (the register-hungry one)
+ * asks __launch_bounds__ for this many blocks an SM (CUDA), capping its
+ * registers; others, and 0, give the thread count alone. mace-large's
  * interleaved atomic backward takes 146 registers under NVRTC (3 blocks an
- * SM), 128 with 4 (60 bytes of spills). 0 until measured. */
+ * SM), 128 with 4 (60 bytes of spills): bwd 8.49 -> 7.05 ms atomic, 9.38 ->
+ * 9.08 deterministic on an H100 (bench/NOTES.md run AS). Not for kernels
+ * without one: nequip-lips' backward needs 60 registers, and the hint let
+ * ptxas take 104 (bwd 3.28 -> 3.75 ms). */
 #ifndef CONV_BWD_MIN_BLOCKS
-#define CONV_BWD_MIN_BLOCKS 0
+#define CONV_BWD_MIN_BLOCKS 4
 #endif
 /* 1: a GPU plan remembers the array addresses that passed its host-memory
  * check (skips several driver queries a call); 0 queries every call. */
