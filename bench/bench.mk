@@ -9,7 +9,7 @@ bench_bench_tp_LDFLAGS = $(OPENMP_CFLAGS)
 # The e3nn side-by-side harness (Python, PyTorch + e3nn, on a GPU machine)
 # and the log of every measurement.
 EXTRA_DIST += bench/e3nn_compare.py bench/binding_overhead.py bench/NOTES.md \
-	bench/double_backward_compare.py bench/symcon_compare.py bench/conv_variant.sh
+	bench/double_backward_compare.py bench/symcon_compare.py bench/variant.sh
 
 # The fused convolution benchmark (bench/NOTES.md has its runs).
 noinst_PROGRAMS += bench/bench_conv
